@@ -1,0 +1,108 @@
+"""Read the layer manifest (layers.json) and decide which layers a set of answers enables.
+
+The hooks, the template files (through the ``layer_enabled`` Jinja filter), the template tests
+and the upgrade command all use this module, so there is one reading of the manifest. The hooks
+need the standard library only; Jinja is imported only for the extension cookiecutter loads.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+try:
+    from jinja2.ext import Extension
+except ImportError:  # the hooks run with the standard library alone
+    Extension = object
+
+MANIFEST_NAME = "layers.json"
+
+
+def load(template_dir: str | Path | None = None) -> dict:
+    """Load the manifest that sits at the top of the template checkout (beside this module)."""
+    folder = Path(template_dir) if template_dir else Path(__file__).parent
+    return json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+
+
+def switch_name(layer: str) -> str:
+    """The cookiecutter answer that switches ``layer`` on or off."""
+    return f"layer_{layer}"
+
+
+def enabled_layers(manifest: dict, answers: dict) -> list[str]:
+    """Layers chosen by the stage, then overridden by each ``layer_*`` answer, in manifest order."""
+    by_stage = set(manifest["stages"][str(answers["maturity_stage"])]["layers"])
+    chosen = []
+    for layer in manifest["layers"]:
+        switch = answers.get(switch_name(layer), "auto")
+        if switch == "on" or (switch == "auto" and layer in by_stage):
+            chosen.append(layer)
+    return chosen
+
+
+def missing_requirements(manifest: dict, layers: list[str]) -> dict[str, list[str]]:
+    """For each enabled layer, the layers it needs that are not enabled."""
+    missing = {}
+    for layer in layers:
+        lacking = [need for need in manifest["layers"][layer]["requires"] if need not in layers]
+        if lacking:
+            missing[layer] = lacking
+    return missing
+
+
+def unbuilt(manifest: dict, layers: list[str]) -> list[str]:
+    """Enabled layers that this template version does not ship yet."""
+    return [layer for layer in layers if not manifest["layers"][layer]["built"]]
+
+
+def owned_paths(manifest: dict, layers: list[str]) -> list[str]:
+    """Paths (files, or directories ending in '/') owned by the given layers."""
+    return [path for layer in layers for path in manifest["layers"][layer]["paths"]]
+
+
+def owner(manifest: dict, relative_path: str) -> str:
+    """The layer that owns a project-relative path ('base' when no layer claims it)."""
+    for layer, spec in manifest["layers"].items():
+        for path in spec["paths"]:
+            if relative_path == path or (path.endswith("/") and relative_path.startswith(path)):
+                return layer
+    return "base"
+
+
+def prune(project_dir: Path, manifest: dict, keep: list[str]) -> list[str]:
+    """Delete every path owned by a layer not in ``keep``; return what was removed."""
+    dropped = [layer for layer in manifest["layers"] if layer not in keep]
+    removed = []
+    for relative in owned_paths(manifest, dropped):
+        target = project_dir / relative
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        else:
+            continue
+        removed.append(relative)
+        _remove_empty_parents(target.parent, project_dir)
+    return removed
+
+
+def _remove_empty_parents(directory: Path, stop: Path) -> None:
+    while directory != stop and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
+
+class LayerExtension(Extension):
+    """Jinja filter for the shared files: ``{% if cookiecutter|layer_enabled("notebook") %}``."""
+
+    def __init__(self, environment) -> None:
+        super().__init__(environment)
+        environment.filters["layer_enabled"] = layer_enabled
+
+
+def layer_enabled(answers: dict, layer: str) -> bool:
+    manifest = load()
+    if layer not in manifest["layers"]:
+        raise KeyError(f"layer_enabled: unknown layer {layer!r}")
+    return layer in enabled_layers(manifest, answers)

@@ -1,0 +1,1 @@
+"""Customer churn prediction: data contract, baseline model, evaluation and jobs."""

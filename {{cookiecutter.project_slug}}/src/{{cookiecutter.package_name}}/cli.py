@@ -1,0 +1,134 @@
+"""Command line: one command per job, each calling the same ``run`` as the notebook does."""
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .configs import ConfigError, PipelineConfig, load_config
+from .core.validation import SchemaError
+from .jobs import evaluate, generate, pipeline, prepare, train
+from .settings import Settings
+
+app = typer.Typer(
+    help="Customer churn: generate or load data, validate it, train a baseline, evaluate it.\n\n"
+    "Locations come from the environment or .env (see .env.example); what the jobs do comes "
+    "from the config file (configs/pipeline.yaml).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Pipeline config YAML [default: settings.config_path]."),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Hide progress bars.")]
+EXPECTED_ERRORS = (ConfigError, SchemaError, prepare.DataContractError, FileNotFoundError)
+
+
+def clear_errors(command: Callable) -> Callable:
+    """Expected failures print one line naming the cause and exit 2, with no traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EXPECTED_ERRORS as error:
+            typer.secho(f"error: {error}", fg="red", err=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def _setup(config_path: Path | None) -> tuple[Settings, PipelineConfig]:
+    settings = Settings()
+    return settings, load_config(config_path or settings.config_path)
+
+
+@app.command("generate")
+@clear_errors
+def generate_command(
+    config: ConfigOption = None,
+    rows: Annotated[int | None, typer.Option(help="Rows to generate [default: config].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: config].")] = None,
+    drift: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Drift to inject, 0-1 [default: config].")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="CSV to write [default: data/raw].")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Generate seeded synthetic customers in the Telco schema (optionally drifted)."""
+    settings, pipeline_config = _setup(config)
+    overrides = {"rows": rows, "seed": seed, "drift": drift}
+    synthetic = pipeline_config.synthetic.model_copy(
+        update={key: value for key, value in overrides.items() if value is not None}
+    )
+    result = generate.run(synthetic, output or settings.raw_csv, progress=not quiet)
+    typer.echo(f"wrote {result.rows:,} rows to {result.path}")
+
+
+@app.command("prepare")
+@clear_errors
+def prepare_command(
+    config: ConfigOption = None,
+    input_csv: Annotated[
+        Path | None,
+        typer.Option("--input", help="Your CSV in the Telco schema [default: data/raw]."),
+    ] = None,
+) -> None:
+    """Validate raw rows, quarantine the bad ones with reasons, and split train/test."""
+    settings, pipeline_config = _setup(config)
+    result = prepare.run(
+        input_csv or settings.input_csv or settings.raw_csv,
+        settings.quarantine_csv,
+        settings.train_csv,
+        settings.test_csv,
+        pipeline_config.validation,
+        pipeline_config.split,
+    )
+    typer.echo(
+        f"{result.rows_read:,} rows read, {result.rows_rejected:,} quarantined in "
+        f"{result.quarantine}, {result.train_rows:,} train / {result.test_rows:,} test"
+    )
+
+
+@app.command("train")
+@clear_errors
+def train_command(config: ConfigOption = None, quiet: QuietOption = False) -> None:
+    """Fit the configured model (model.kind) on the training split and save it."""
+    settings, pipeline_config = _setup(config)
+    result = train.run(pipeline_config.model, settings.train_csv, settings.model_file, not quiet)
+    typer.echo(f"trained {result.kind} on {result.rows:,} rows -> {result.model}")
+
+
+@app.command("evaluate")
+@clear_errors
+def evaluate_command(config: ConfigOption = None) -> None:
+    """Score the test split: metrics JSON, ROC/calibration/confusion/importance plots."""
+    settings, pipeline_config = _setup(config)
+    result = evaluate.run(
+        pipeline_config.evaluation,
+        settings.model_file,
+        settings.test_csv,
+        settings.metrics_json,
+        settings.figures_dir,
+    )
+    typer.echo(f"ROC-AUC {result.metrics['roc_auc']:.4f} -> {result.metrics_json}")
+
+
+@app.command("run")
+@clear_errors
+def run_command(
+    config: ConfigOption = None,
+    input_csv: Annotated[
+        Path | None,
+        typer.Option("--input", help="Your CSV in the Telco schema [default: synthetic data]."),
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """The main job: data -> validation -> training -> evaluation, then a summary."""
+    settings, pipeline_config = _setup(config)
+    result = pipeline.run(settings, pipeline_config, input_csv, progress=not quiet)
+    typer.echo("\n".join(result.summary()))

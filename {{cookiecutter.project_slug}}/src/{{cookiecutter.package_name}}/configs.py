@@ -1,0 +1,93 @@
+"""Typed, closed configs for *what* the jobs do (hyper-parameters, thresholds).
+
+Every model forbids unknown keys, so a typo in configs/pipeline.yaml fails before any work starts.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class StrictConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticConfig(StrictConfig):
+    """The seeded generator used when no CSV of your own is given."""
+
+    rows: int = Field(50_000, gt=0)
+    seed: int = 42
+    drift: float = Field(0.0, ge=0.0, le=1.0)
+    chunk_rows: int = Field(100_000, gt=0)
+
+
+class ValidationConfig(StrictConfig):
+    """How much bad input a run tolerates before it stops."""
+
+    max_rejected_share: float = Field(0.05, ge=0.0, le=1.0)
+    chunk_rows: int = Field(100_000, gt=0)
+
+
+class SplitConfig(StrictConfig):
+    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+
+
+class LogisticRegressionConfig(StrictConfig):
+    c: float = Field(1.0, gt=0.0)
+    max_iter: int = Field(1_000, gt=0)
+
+
+class GradientBoostingConfig(StrictConfig):
+    learning_rate: float = Field(0.05, gt=0.0)
+    max_iter: int = Field(200, gt=0)
+    max_leaf_nodes: int = Field(31, gt=1)
+    l2_regularization: float = Field(0.0, ge=0.0)
+
+
+class ModelConfig(StrictConfig):
+    kind: Literal["logistic_regression", "gradient_boosting"] = "logistic_regression"
+    seed: int = 42
+    logistic_regression: LogisticRegressionConfig = LogisticRegressionConfig()
+    gradient_boosting: GradientBoostingConfig = GradientBoostingConfig()
+
+
+class EvaluationConfig(StrictConfig):
+    """Costs behind the decision threshold, and the effort spent on feature importance."""
+
+    false_positive_cost: float = Field(20.0, ge=0.0, description="retention offer wasted")
+    false_negative_cost: float = Field(100.0, ge=0.0, description="customer lost unwarned")
+    top_fraction: float = Field(0.1, gt=0.0, le=1.0)
+    importance_rows: int = Field(2_000, gt=0)
+    importance_repeats: int = Field(3, gt=0)
+
+
+class PipelineConfig(StrictConfig):
+    synthetic: SyntheticConfig = SyntheticConfig()
+    validation: ValidationConfig = ValidationConfig()
+    split: SplitConfig = SplitConfig()
+    model: ModelConfig = ModelConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+
+
+class ConfigError(ValueError):
+    """A config file is unreadable or breaks the schema; the message names file and field."""
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline config YAML file."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read config: {error}") from error
+    try:
+        return PipelineConfig.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from error

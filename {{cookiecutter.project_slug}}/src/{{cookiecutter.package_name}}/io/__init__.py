@@ -1,0 +1,1 @@
+"""Adapters at the edge: files in and out, model persistence, plots."""

@@ -1,0 +1,70 @@
+"""Score the test split, write the metrics JSON and the plots."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.inspection import permutation_importance
+
+from ..configs import EvaluationConfig
+from ..core.features import churn_labels
+from ..core.metrics import classification_metrics
+from ..core.schema import INPUT_COLUMNS
+from ..io import plots
+from ..io.datasets import load_model, read_customers, write_json
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    metrics: dict
+    metrics_json: Path
+    figures: list[Path]
+
+
+def run(
+    config: EvaluationConfig,
+    model_file: Path,
+    test_csv: Path,
+    metrics_json: Path,
+    figures_dir: Path,
+    extra: dict | None = None,
+) -> EvaluateResult:
+    """Evaluate ``model_file`` on ``test_csv``; ``extra`` is stored beside the metrics."""
+    model = load_model(model_file)
+    customers = read_customers(test_csv)
+    features, labels = customers[list(INPUT_COLUMNS)], churn_labels(customers).to_numpy()
+    scores = model.predict_proba(features)[:, 1]
+    metrics = classification_metrics(
+        labels, scores, config.false_positive_cost, config.false_negative_cost, config.top_fraction
+    )
+    importance = _importance(model, features, labels, config)
+    metrics["feature_importance"] = {name: round(float(v), 6) for name, v in importance.items()}
+    write_json({**metrics, **(extra or {})}, metrics_json)
+    figures = [
+        plots.plot_roc(labels, scores, metrics["roc_auc"], figures_dir / "roc.png"),
+        plots.plot_calibration(labels, scores, figures_dir / "calibration.png"),
+        plots.plot_confusion(
+            metrics["decision"]["confusion"],
+            metrics["decision"]["threshold"],
+            figures_dir / "confusion_matrix.png",
+        ),
+        plots.plot_importance(importance, figures_dir / "feature_importance.png"),
+    ]
+    return EvaluateResult(metrics=metrics, metrics_json=metrics_json, figures=figures)
+
+
+def _importance(
+    model, features: pd.DataFrame, labels: np.ndarray, config: EvaluationConfig
+) -> pd.Series:
+    """Permutation importance on raw columns: works for every model kind, names stay readable."""
+    rows = min(config.importance_rows, len(features))
+    result = permutation_importance(
+        model,
+        features.iloc[:rows],
+        labels[:rows],
+        scoring="roc_auc",
+        n_repeats=config.importance_repeats,
+        random_state=0,
+    )
+    return pd.Series(result.importances_mean, index=features.columns).sort_values(ascending=False)

@@ -1,0 +1,52 @@
+"""Settings for *where* things live (folders, files, later URIs and secrets).
+
+Read from the environment (prefix {{ cookiecutter.package_name|upper }}_) and from a .env file;
+what the jobs do lives in the typed configs instead.
+"""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
+
+
+class Settings(BaseSettings):
+    """Locations used by the jobs; every field can be set as ``<PREFIX><FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    config_path: Path = Path("configs/pipeline.yaml")
+    data_dir: Path = Path("data")
+    models_dir: Path = Path("models")
+    reports_dir: Path = Path("reports")
+    #: Your own CSV in the Telco schema; when unset, the main job generates synthetic data.
+    input_csv: Path | None = None
+
+    @property
+    def raw_csv(self) -> Path:
+        return self.data_dir / "raw" / "customers.csv"
+
+    @property
+    def quarantine_csv(self) -> Path:
+        return self.data_dir / "quarantine" / "rejected.csv"
+
+    @property
+    def train_csv(self) -> Path:
+        return self.data_dir / "processed" / "train.csv"
+
+    @property
+    def test_csv(self) -> Path:
+        return self.data_dir / "processed" / "test.csv"
+
+    @property
+    def model_file(self) -> Path:
+        return self.models_dir / "model.joblib"
+
+    @property
+    def metrics_json(self) -> Path:
+        return self.reports_dir / "metrics.json"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.reports_dir / "figures"
