@@ -106,3 +106,12 @@ def layer_enabled(answers: dict, layer: str) -> bool:
     if layer not in manifest["layers"]:
         raise KeyError(f"layer_enabled: unknown layer {layer!r}")
     return layer in enabled_layers(manifest, answers)
+
+
+def highest_built_stage(manifest: dict | None = None) -> str:
+    """The highest stage whose default layers are all built (what ``make demo`` generates)."""
+    manifest = manifest or load()
+    built = [
+        stage for stage, spec in manifest["stages"].items() if not unbuilt(manifest, spec["layers"])
+    ]
+    return max(built, key=int)

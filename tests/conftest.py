@@ -1,0 +1,134 @@
+"""Bake the template for real (cookiecutter's CLI, hooks included) into temporary folders."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TEMPLATE))
+
+import layer_manifest  # noqa: E402
+
+MANIFEST = layer_manifest.load(TEMPLATE)
+PROJECT_TEMPLATE = TEMPLATE / "{{cookiecutter.project_slug}}"
+CONSTRAINTS = PROJECT_TEMPLATE / "requirements" / "constraints.txt"
+PROJECT_VENV = TEMPLATE / ".cache" / "project-venv"
+
+
+def cookiecutter_env(home: Path) -> dict[str, str]:
+    """A private cookiecutter config, so a user's ~/.cookiecutterrc cannot change a bake."""
+    config = home / "cookiecutter.yaml"
+    if not config.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            f"cookiecutters_dir: {json.dumps(str(home / 'cookiecutters'))}\n"
+            f"replay_dir: {json.dumps(str(home / 'replay'))}\n"
+        )
+    return {**os.environ, "COOKIECUTTER_CONFIG": str(config)}
+
+
+def bake(output_dir: Path, **answers: str) -> subprocess.CompletedProcess:
+    """Run ``cookiecutter --no-input`` with ``key=value`` answers; never raises."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    args = [f"{key}={value}" for key, value in answers.items()]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            str(TEMPLATE),
+            "--no-input",
+            "-o",
+            str(output_dir),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=cookiecutter_env(output_dir.parent / ".cookiecutter-home"),
+        check=False,
+    )
+
+
+def bake_ok(output_dir: Path, **answers: str) -> Path:
+    result = bake(output_dir, **answers)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (project,) = [path for path in output_dir.iterdir() if path.is_dir()]
+    return project
+
+
+def project_files(project: Path) -> set[str]:
+    return {
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+def template_files() -> set[str]:
+    """Every file of the project template, by its path inside a baked project."""
+    return {
+        path.relative_to(PROJECT_TEMPLATE).as_posix()
+        for path in PROJECT_TEMPLATE.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def expected_files(layers: list[str], package: str) -> set[str]:
+    """The exact file set of a bake with ``layers``, from the manifest alone."""
+    dropped = [layer for layer in MANIFEST["layers"] if layer not in layers]
+    files = set()
+    for path in template_files():
+        if layer_manifest.owner(MANIFEST, path) in dropped:
+            continue
+        files.add(path.replace("{{cookiecutter.package_name}}", package))
+    return files | set(MANIFEST["generated"])
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One bake with every default answer, shared by tests that only read it."""
+    return bake_ok(tmp_path_factory.mktemp("default") / "out", git_init="no")
+
+
+@pytest.fixture(scope="session")
+def project_python(default_project: Path) -> Path:
+    """A venv with every dependency group of a baked project, reused while the pins hold.
+
+    Baked projects run their own suites with it (their ``src`` on PYTHONPATH), so each bake
+    does not pay for its own install; tests/test_fresh_setup.py covers ``make setup`` itself.
+    """
+    project = tomllib.loads((default_project / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"]]
+    for group in project["optional-dependencies"].values():
+        requirements += group
+    stamp = hashlib.sha256((CONSTRAINTS.read_text() + "\n".join(requirements)).encode()).hexdigest()
+    python = PROJECT_VENV / "bin" / "python"
+    marker = PROJECT_VENV / ".stamp"
+    if not marker.exists() or marker.read_text() != stamp:
+        venv.create(PROJECT_VENV, with_pip=True, clear=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "-c", str(CONSTRAINTS), *requirements], check=True)
+        marker.write_text(stamp)
+    return python
+
+
+def run_project_tests(
+    python: Path, project: Path, *pytest_args: str
+) -> subprocess.CompletedProcess:
+    """A baked project's own test suite, run from its folder with its sources importable."""
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    return subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

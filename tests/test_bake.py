@@ -1,0 +1,171 @@
+"""Bake every available stage and every meaningful switch; check what comes out."""
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from conftest import (
+    MANIFEST,
+    TEMPLATE,
+    bake,
+    bake_ok,
+    expected_files,
+    layer_manifest,
+    project_files,
+)
+
+BOB = "Robert \"Bob\" O'Neil's churn"
+#: (id, answers, expected package name): every stage that is built, and every switch that matters.
+CASES = [
+    ("stage1-defaults", {}, "customer_churn"),
+    ("stage1-no-notebook", {"layer_notebook": "off"}, "customer_churn"),
+    (
+        "stage1-quoted-name",
+        {"project_name": BOB, "description": BOB, "author_name": BOB},
+        "robert_bob_o_neil_s_churn",
+    ),
+    (
+        "stage1-custom-names-py312",
+        {"project_slug": "acme-retention", "package_name": "retention", "python_version": "3.12"},
+        "retention",
+    ),
+]
+TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
+
+
+def bake_case(tmp_path: Path, answers: dict) -> Path:
+    return bake_ok(tmp_path / "out", git_init="no", **answers)
+
+
+@pytest.fixture(params=CASES, ids=[case[0] for case in CASES])
+def baked(request, tmp_path) -> tuple[Path, dict, str]:
+    _, answers, package = request.param
+    return bake_case(tmp_path, answers), answers, package
+
+
+def test_exact_file_set_from_the_manifest(baked):
+    project, answers, package = baked
+    layers = json.loads((project / ".template.json").read_text())["layers"]
+
+    assert layers == layer_manifest.enabled_layers(MANIFEST, {"maturity_stage": "1", **answers})
+    assert project_files(project) == expected_files(layers, package)
+
+
+def test_no_template_syntax_left(baked):
+    project, _, _ = baked
+    for relative in project_files(project):
+        text = (project / relative).read_text(encoding="utf-8")
+        assert not TEMPLATE_SYNTAX.search(text), f"unrendered template syntax in {relative}"
+
+
+def test_every_structured_file_parses(baked):
+    project, _, _ = baked
+    parsers = {
+        ".toml": tomllib.loads,
+        ".yaml": yaml.safe_load,
+        ".yml": yaml.safe_load,
+        ".json": json.loads,
+        ".ipynb": lambda text: nbformat.validate(nbformat.reads(text, as_version=4)),
+    }
+    checked = 0
+    for relative in project_files(project):
+        parse = parsers.get(Path(relative).suffix)
+        if parse:
+            parse((project / relative).read_text(encoding="utf-8"))
+            checked += 1
+    assert checked >= 4
+
+
+def test_ruff_check_and_format_pass(baked):
+    project, _, _ = baked
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--no-cache"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_free_text_survives_quoting(tmp_path):
+    project = bake_case(tmp_path, {"project_name": BOB, "description": BOB, "author_name": BOB})
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    notebook = nbformat.read(project / "notebooks" / "churn_walkthrough.ipynb", as_version=4)
+    assert pyproject["description"] == BOB
+    assert pyproject["authors"][0]["name"] == BOB
+    assert notebook.cells[0].source == f"# {BOB}: walkthrough"
+    assert f"# {BOB}" in (project / "README.md").read_text()
+
+
+def test_baking_twice_gives_identical_trees(tmp_path):
+    first, second = bake_case(tmp_path / "a", {}), bake_case(tmp_path / "b", {})
+
+    assert project_files(first) == project_files(second)
+    for relative in project_files(first):
+        assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+
+
+def test_answers_record_has_template_identity_and_no_machine_paths(default_project):
+    text = (default_project / MANIFEST["answers_file"]).read_text()
+    record = json.loads(text)
+
+    assert record["answers"]["maturity_stage"] == "1"
+    assert record["template"]["version"] == MANIFEST["version"]
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=TEMPLATE, capture_output=True, text=True
+    )
+    assert record["template"]["commit"] == (head.stdout.strip() or None)
+    for machine_path in (str(TEMPLATE), str(default_project.parent), str(Path.home())):
+        assert machine_path not in text
+    assert not any(key.startswith("_") for key in record["answers"])
+
+
+def test_git_init_makes_one_clean_commit(tmp_path):
+    project = bake_ok(tmp_path / "out")
+
+    log = subprocess.run(["git", "log", "--oneline"], cwd=project, capture_output=True, text=True)
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True
+    )
+    assert len(log.stdout.splitlines()) == 1
+    assert status.stdout == ""
+
+
+@pytest.mark.parametrize("stage", ["2", "3", "4"])
+def test_unbuilt_stages_are_refused_naming_what_is_missing(tmp_path, stage):
+    result = bake(tmp_path / "out", maturity_stage=stage)
+
+    missing = layer_manifest.unbuilt(MANIFEST, MANIFEST["stages"][stage]["layers"])
+    assert result.returncode != 0
+    assert f"maturity_stage={stage}" in result.stderr
+    assert ", ".join(missing) in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_unbuilt_layer_switched_on_is_refused(tmp_path):
+    result = bake(tmp_path / "out", layer_serving="on")
+
+    assert result.returncode != 0
+    assert "not built yet: serving" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_combination_that_cannot_work_is_refused(tmp_path):
+    result = bake(tmp_path / "out", layer_continuous_training="on")
+
+    assert result.returncode != 0
+    assert (
+        "layer_continuous_training needs layer(s) tracking, monitoring, orchestration"
+        in result.stderr
+    )
+    assert list((tmp_path / "out").iterdir()) == []

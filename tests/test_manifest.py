@@ -1,0 +1,59 @@
+"""The layer manifest is coherent with cookiecutter.json and with the files in the template."""
+
+import json
+
+from conftest import MANIFEST, TEMPLATE, layer_manifest, template_files
+
+LAYERS = MANIFEST["layers"]
+
+
+def test_every_layer_has_a_switch_that_defaults_to_the_stage():
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+
+    for layer in LAYERS:
+        assert context[layer_manifest.switch_name(layer)] == ["auto", "on", "off"]
+    switches = {key for key in context if key.startswith("layer_")}
+    assert switches == {layer_manifest.switch_name(layer) for layer in LAYERS}
+
+
+def test_stages_are_cumulative_and_name_known_layers():
+    previous: set[str] = set()
+    for stage in ("1", "2", "3", "4"):
+        layers = set(MANIFEST["stages"][stage]["layers"])
+        assert layers <= set(LAYERS)
+        assert previous <= layers
+        previous = layers
+    assert previous == set(LAYERS)
+
+
+def test_requirements_name_known_layers_and_hold_within_each_stage():
+    for spec in LAYERS.values():
+        assert set(spec["requires"]) <= set(LAYERS)
+    for stage in MANIFEST["stages"].values():
+        assert layer_manifest.missing_requirements(MANIFEST, stage["layers"]) == {}
+
+
+def test_built_layers_own_existing_files_and_unbuilt_layers_own_nothing():
+    files = template_files()
+    for name, spec in LAYERS.items():
+        if not spec["built"]:
+            assert spec["paths"] == [], f"{name} is not built but owns paths"
+            continue
+        for path in spec["paths"]:
+            owned = [f for f in files if f == path or (path.endswith("/") and f.startswith(path))]
+            assert owned, f"{name} owns {path}, which is not in the template"
+
+
+def test_no_file_is_owned_by_two_layers():
+    for path in template_files():
+        owners = [
+            name
+            for name, spec in LAYERS.items()
+            for owned in spec["paths"]
+            if path == owned or (owned.endswith("/") and path.startswith(owned))
+        ]
+        assert len(owners) <= 1, f"{path} is owned by {owners}"
+
+
+def test_stage_one_is_fully_built():
+    assert layer_manifest.unbuilt(MANIFEST, MANIFEST["stages"]["1"]["layers"]) == []
