@@ -94,11 +94,16 @@ def _remove_empty_parents(directory: Path, stop: Path) -> None:
 
 
 class LayerExtension(Extension):
-    """Jinja filter for the shared files: ``{% if cookiecutter|layer_enabled("notebook") %}``."""
+    """Jinja filter for the shared files: ``{% if cookiecutter|layer_enabled("notebook") %}``.
+
+    Also the global ``template_dir``: the absolute checkout path, which the hooks need to import
+    this module (cookiecutter's ``_repo_dir`` is relative when the template is given as '.').
+    """
 
     def __init__(self, environment) -> None:
         super().__init__(environment)
         environment.filters["layer_enabled"] = layer_enabled
+        environment.globals["template_dir"] = str(Path(__file__).resolve().parent)
 
 
 def layer_enabled(answers: dict, layer: str) -> bool:

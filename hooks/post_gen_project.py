@@ -12,8 +12,8 @@ from pathlib import Path
 
 # The answers arrive as one JSON document: no answer is ever pasted into a string literal.
 CONTEXT = json.loads({{ cookiecutter | jsonify | tojson }})
+TEMPLATE_DIR = Path({{ template_dir | tojson }})  # absolute, from layer_manifest.LayerExtension
 {% raw %}
-TEMPLATE_DIR = Path(CONTEXT["_repo_dir"])
 sys.path.insert(0, str(TEMPLATE_DIR))
 import layer_manifest as manifest  # noqa: E402  (top of the template checkout)
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 # The answers arrive as one JSON document: no answer is ever pasted into a string literal.
 CONTEXT = json.loads({{ cookiecutter | jsonify | tojson }})
+TEMPLATE_DIR = Path({{ template_dir | tojson }})  # absolute, from layer_manifest.LayerExtension
 {% raw %}
-sys.path.insert(0, CONTEXT["_repo_dir"])
+sys.path.insert(0, str(TEMPLATE_DIR))
 import layer_manifest as manifest  # noqa: E402  (top of the template checkout)
 
 FREE_TEXT = ("project_name", "description", "author_name")
@@ -82,7 +83,7 @@ def check_answers(answers: dict) -> None:
 
 
 def check_layers(answers: dict) -> None:
-    layers_manifest = manifest.load(answers["_repo_dir"])
+    layers_manifest = manifest.load(TEMPLATE_DIR)
     stage = str(answers["maturity_stage"])
     layers = manifest.enabled_layers(layers_manifest, answers)
     for layer, lacking in manifest.missing_requirements(layers_manifest, layers).items():

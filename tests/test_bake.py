@@ -16,6 +16,7 @@ from conftest import (
     TEMPLATE,
     bake,
     bake_ok,
+    cookiecutter_env,
     expected_files,
     layer_manifest,
     project_files,
@@ -169,3 +170,27 @@ def test_combination_that_cannot_work_is_refused(tmp_path):
         in result.stderr
     )
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_template_given_as_a_relative_path(tmp_path):
+    # `make demo` runs `cookiecutter .`: the hooks must still find the manifest.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            ".",
+            "--no-input",
+            "-o",
+            str(tmp_path),
+            "git_init=no",
+        ],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        env=cookiecutter_env(tmp_path / ".cookiecutter-home"),
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "customer-churn" / ".template.json").exists()

@@ -4,14 +4,6 @@ import pandas as pd
 
 from . import schema
 
-ADD_ONS = (
-    "OnlineSecurity",
-    "OnlineBackup",
-    "DeviceProtection",
-    "TechSupport",
-    "StreamingTV",
-    "StreamingMovies",
-)
 NUMERIC_FEATURES = ("SeniorCitizen", "tenure", "MonthlyCharges", "TotalCharges", "add_on_count")
 CATEGORICAL_FEATURES = tuple(schema.CATEGORIES)
 
@@ -23,7 +15,7 @@ def build_features(customers: pd.DataFrame) -> pd.DataFrame:
     features["TotalCharges"] = features["TotalCharges"].fillna(
         features["tenure"] * features["MonthlyCharges"]
     )
-    features["add_on_count"] = (features[list(ADD_ONS)] == "Yes").sum(axis=1)
+    features["add_on_count"] = (features[list(schema.ADD_ONS)] == "Yes").sum(axis=1)
     return features[list(NUMERIC_FEATURES + CATEGORICAL_FEATURES)]
 
 

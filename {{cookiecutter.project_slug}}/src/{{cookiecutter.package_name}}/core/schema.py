@@ -5,6 +5,15 @@ TARGET = "Churn"
 
 YES_NO = ("Yes", "No")
 INTERNET_ADDON = ("Yes", "No", "No internet service")
+#: Services sold on top of an internet contract ("No internet service" without one).
+ADD_ONS = (
+    "OnlineSecurity",
+    "OnlineBackup",
+    "DeviceProtection",
+    "TechSupport",
+    "StreamingTV",
+    "StreamingMovies",
+)
 
 #: Text columns and their allowed values, exactly as the public CSV spells them.
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -14,12 +23,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "PhoneService": YES_NO,
     "MultipleLines": ("Yes", "No", "No phone service"),
     "InternetService": ("DSL", "Fiber optic", "No"),
-    "OnlineSecurity": INTERNET_ADDON,
-    "OnlineBackup": INTERNET_ADDON,
-    "DeviceProtection": INTERNET_ADDON,
-    "TechSupport": INTERNET_ADDON,
-    "StreamingTV": INTERNET_ADDON,
-    "StreamingMovies": INTERNET_ADDON,
+    **dict.fromkeys(ADD_ONS, INTERNET_ADDON),
     "Contract": ("Month-to-month", "One year", "Two year"),
     "PaperlessBilling": YES_NO,
     "PaymentMethod": (

@@ -1,0 +1,53 @@
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.core.validation import validate_customers
+from {{ cookiecutter.package_name }}.io.datasets import (
+    iter_raw_chunks,
+    read_customers,
+    write_csv_chunks,
+    write_table,
+)
+
+
+def test_validated_table_round_trips_with_blank_total_charges(tmp_path, customers):
+    customers.loc[0, ["tenure", "TotalCharges"]] = ["0", " "]
+    valid = validate_customers(customers).valid
+    path = tmp_path / "valid.csv"
+
+    write_table(valid, path)
+    again = read_customers(path)
+
+    assert pd.isna(again.loc[0, "TotalCharges"])
+    pd.testing.assert_frame_equal(again, valid, check_dtype=False)
+    assert again["tenure"].dtype == "int64"
+
+
+def test_raw_chunks_keep_text_exactly_as_written(tmp_path, customers):
+    path = tmp_path / "raw.csv"
+    customers.loc[0, "TotalCharges"] = " "
+    write_table(customers, path)
+
+    chunks = list(iter_raw_chunks(path, chunk_rows=200))
+
+    assert [len(chunk) for chunk in chunks] == [200, 200, 100]
+    assert chunks[0].loc[0, "TotalCharges"] == " "
+
+
+def test_a_failed_write_never_replaces_the_good_file(tmp_path, customers):
+    path = tmp_path / "out.csv"
+    write_table(customers, path)
+
+    def broken_chunks():
+        yield customers.head(3)
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_csv_chunks(broken_chunks(), path)
+
+    assert len(pd.read_csv(path)) == len(customers)
+
+
+def test_missing_input_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        next(iter_raw_chunks(tmp_path / "nope.csv", 10))
