@@ -49,5 +49,5 @@ def test_a_failed_write_never_replaces_the_good_file(tmp_path, customers):
 
 
 def test_missing_input_names_the_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.csv"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
         next(iter_raw_chunks(tmp_path / "nope.csv", 10))
