@@ -34,7 +34,9 @@ def cookiecutter_env(home: Path) -> dict[str, str]:
     return {**os.environ, "COOKIECUTTER_CONFIG": str(config)}
 
 
-def bake(output_dir: Path, **answers: str) -> subprocess.CompletedProcess:
+def bake(
+    output_dir: Path, *, template: str = str(TEMPLATE), cwd: Path | None = None, **answers: str
+) -> subprocess.CompletedProcess:
     """Run ``cookiecutter --no-input`` with ``key=value`` answers; never raises."""
     output_dir.mkdir(parents=True, exist_ok=True)
     args = [f"{key}={value}" for key, value in answers.items()]
@@ -43,12 +45,13 @@ def bake(output_dir: Path, **answers: str) -> subprocess.CompletedProcess:
             sys.executable,
             "-m",
             "cookiecutter",
-            str(TEMPLATE),
+            template,
             "--no-input",
             "-o",
             str(output_dir),
             *args,
         ],
+        cwd=cwd,
         capture_output=True,
         text=True,
         env=cookiecutter_env(output_dir.parent / ".cookiecutter-home"),

@@ -16,7 +16,6 @@ from conftest import (
     TEMPLATE,
     bake,
     bake_ok,
-    cookiecutter_env,
     expected_files,
     layer_manifest,
     project_files,
@@ -174,23 +173,7 @@ def test_combination_that_cannot_work_is_refused(tmp_path):
 
 def test_template_given_as_a_relative_path(tmp_path):
     # `make demo` runs `cookiecutter .`: the hooks must still find the manifest.
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            ".",
-            "--no-input",
-            "-o",
-            str(tmp_path),
-            "git_init=no",
-        ],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        env=cookiecutter_env(tmp_path / ".cookiecutter-home"),
-        check=False,
-    )
+    result = bake(tmp_path / "out", template=".", cwd=TEMPLATE, git_init="no")
 
     assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "customer-churn" / ".template.json").exists()
+    assert (tmp_path / "out" / "customer-churn" / ".template.json").exists()

@@ -5,20 +5,15 @@ import pytest
 from conftest import bake_ok, run_project_tests
 from test_bake import CASES
 
+#: The defaults bake runs its whole suite (the notebook included); the others skip `slow` tests.
+FULL_SUITE = "stage1-defaults"
+
 
 @pytest.mark.integration
-@pytest.mark.parametrize(
-    ("answers", "select"),
-    [
-        (CASES[0][1], ()),  # defaults: the whole suite, notebook included
-        (CASES[1][1], ("-m", "not slow")),
-        (CASES[2][1], ("-m", "not slow")),
-        (CASES[3][1], ("-m", "not slow")),
-    ],
-    ids=[case[0] for case in CASES],
-)
-def test_baked_project_suite_passes(tmp_path, project_python, answers, select):
+@pytest.mark.parametrize(("case", "answers", "_package"), CASES, ids=[case[0] for case in CASES])
+def test_baked_project_suite_passes(tmp_path, project_python, case, answers, _package):
     project = bake_ok(tmp_path / "out", git_init="no", **answers)
+    select = () if case == FULL_SUITE else ("-m", "not slow")
 
     result = run_project_tests(project_python, project, *select)
 
