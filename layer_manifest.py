@@ -57,8 +57,15 @@ def unbuilt(manifest: dict, layers: list[str]) -> list[str]:
 
 
 def owned_paths(manifest: dict, layers: list[str]) -> list[str]:
-    """Paths (files, or directories ending in '/') owned by the given layers."""
+    """Paths (files, or directories ending in '/') owned by the given layers, as in the template."""
     return [path for layer in layers for path in manifest["layers"][layer]["paths"]]
+
+
+def render_path(path: str, answers: dict) -> str:
+    """A manifest path inside a generated project: ``{{cookiecutter.key}}`` becomes the answer."""
+    for key, value in answers.items():
+        path = path.replace("{{cookiecutter." + key + "}}", str(value))
+    return path
 
 
 def owner(manifest: dict, relative_path: str) -> str:
@@ -70,11 +77,11 @@ def owner(manifest: dict, relative_path: str) -> str:
     return "base"
 
 
-def prune(project_dir: Path, manifest: dict, keep: list[str]) -> list[str]:
+def prune(project_dir: Path, manifest: dict, keep: list[str], answers: dict) -> list[str]:
     """Delete every path owned by a layer not in ``keep``; return what was removed."""
     dropped = [layer for layer in manifest["layers"] if layer not in keep]
     removed = []
-    for relative in owned_paths(manifest, dropped):
+    for relative in (render_path(path, answers) for path in owned_paths(manifest, dropped)):
         target = project_dir / relative
         if target.is_dir():
             shutil.rmtree(target)

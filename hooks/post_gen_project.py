@@ -78,7 +78,7 @@ def git_init(stage_name: str) -> None:
 def main() -> int:
     layers_manifest = manifest.load(TEMPLATE_DIR)
     layers = manifest.enabled_layers(layers_manifest, CONTEXT)
-    manifest.prune(Path.cwd(), layers_manifest, keep=layers)
+    manifest.prune(Path.cwd(), layers_manifest, keep=layers, answers=CONTEXT)
     record_answers(layers_manifest, layers)
     stage = str(CONTEXT["maturity_stage"])
     stage_name = f"{stage} ({layers_manifest['stages'][stage]['name']})"

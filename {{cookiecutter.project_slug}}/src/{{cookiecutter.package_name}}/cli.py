@@ -132,3 +132,32 @@ def run_command(
     settings, pipeline_config = _setup(config)
     result = pipeline.run(settings, pipeline_config, input_csv, progress=not quiet)
     typer.echo("\n".join(result.summary()))
+{%- if cookiecutter|layer_enabled("tracking") %}
+
+
+@app.command("register")
+@clear_errors
+def register_command(
+    config: ConfigOption = None,
+    run_key: Annotated[
+        str | None,
+        typer.Option(help="Idempotency key (e.g. the data interval): a retry reuses its version."),
+    ] = None,
+) -> None:
+    """Log the trained model, its metrics and plots to MLflow and register a version.
+
+    The first version becomes 'champion', later ones 'challenger'. Tracking goes to SQLite in
+    mlflow/ unless a server URI is set (MLFLOW_TRACKING_URI or the settings).
+    """
+    from .io.tracking import TrackingError  # mlflow loads only for the commands that need it
+    from .jobs import register
+
+    settings, pipeline_config = _setup(config)
+    try:
+        entry = register.run(settings, pipeline_config, run_key=run_key)
+    except TrackingError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+    note = " (already registered for this run key)" if entry.reused else ""
+    typer.echo(f"registered {entry.name} version {entry.version} as @{entry.alias}{note}")
+{%- endif %}

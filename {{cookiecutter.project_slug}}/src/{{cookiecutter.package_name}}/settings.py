@@ -6,7 +6,8 @@ what the jobs do lives in the typed configs instead.
 
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+{% if cookiecutter|layer_enabled("tracking") %}from pydantic import AliasChoices, Field
+{% endif %}from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
 
@@ -14,7 +15,9 @@ ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
 class Settings(BaseSettings):
     """Locations used by the jobs; every field can be set as ``<PREFIX><FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     config_path: Path = Path("configs/pipeline.yaml")
     data_dir: Path = Path("data")
@@ -22,6 +25,18 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     #: Your own CSV in the Telco schema; when unset, the main job generates synthetic data.
     input_csv: Path | None = None
+{%- if cookiecutter|layer_enabled("tracking") %}
+
+    #: MLflow tracking server, e.g. http://127.0.0.1:5000; also read from MLFLOW_TRACKING_URI.
+    #: Unset: SQLite and an artifact folder under ``mlflow_dir`` (zero services).
+    tracking_uri: str | None = Field(
+        None, validation_alias=AliasChoices(f"{ENV_PREFIX}TRACKING_URI", "MLFLOW_TRACKING_URI")
+    )
+    mlflow_dir: Path = Path("mlflow")
+    experiment_name: str = "{{ cookiecutter.project_slug }}"
+    #: The registry name: serving and promotion load ``models:/<name>@champion``.
+    registered_model_name: str = "{{ cookiecutter.project_slug }}"
+{%- endif %}
 
     @property
     def raw_csv(self) -> Path:
@@ -50,3 +65,9 @@ class Settings(BaseSettings):
     @property
     def figures_dir(self) -> Path:
         return self.reports_dir / "figures"
+{%- if cookiecutter|layer_enabled("tracking") %}
+
+    @property
+    def registered_json(self) -> Path:
+        return self.reports_dir / "registered.json"
+{%- endif %}

@@ -1,0 +1,190 @@
+"""MLflow tracking and model registry: the only module of the project that imports mlflow.
+
+Embedded default: a SQLite database and an artifact folder under ``settings.mlflow_dir`` (the
+plain file store cannot hold a registry). Set ``tracking_uri`` (or MLFLOW_TRACKING_URI) to an
+``mlflow server`` URL and the same code logs over HTTP; nothing else changes.
+"""
+
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# Before mlflow is imported: no usage data leaves the machine unless the user opts in.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from sklearn.pipeline import Pipeline
+
+from ..settings import Settings
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+#: Tag that makes registration idempotent: a retried task for the same data interval reuses
+#: the version it registered the first time instead of adding another.
+RUN_KEY_TAG = "run_key"
+
+
+class TrackingError(RuntimeError):
+    """The tracking server or registry refused a request; the message says which."""
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    model_uri: str
+    #: True when a retry with the same run key found the version registered the first time.
+    reused: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Everything one training run records; the adapter decides how MLflow stores it."""
+
+    model: Pipeline
+    params: dict[str, str | int | float | bool]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    artifacts: list[Path]
+    input_example: pd.DataFrame
+    pip_requirements: list[str]
+    code_paths: list[Path]
+    trusted_types: list[str]
+    run_key: str | None = None
+
+
+def tracking_uri(settings: Settings) -> str:
+    """The configured server, or SQLite inside the project (an absolute URI, any cwd)."""
+    if settings.tracking_uri:
+        return settings.tracking_uri
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(settings.mlflow_dir / 'mlflow.db').resolve()}"
+
+
+def connect(settings: Settings) -> MlflowClient:
+    """Point mlflow at the store and make sure the experiment exists."""
+    uri = tracking_uri(settings)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if mlflow.get_experiment_by_name(settings.experiment_name) is None:
+        # Embedded store: artifacts in the project. A server chooses its own artifact root.
+        location = None
+        if not settings.tracking_uri:
+            location = (settings.mlflow_dir / "artifacts").resolve().as_uri()
+        mlflow.create_experiment(settings.experiment_name, artifact_location=location)
+    mlflow.set_experiment(settings.experiment_name)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def log_and_register(settings: Settings, run: TrainingRun) -> RegisteredModel:
+    """Log one training run with its model, register a version and give it an alias.
+
+    The first version of a model becomes ``champion``; later ones become ``challenger``
+    (promotion between the two is the champion/challenger gate's decision, not this one's).
+    """
+    client = connect(settings)
+    name = settings.registered_model_name
+    if run.run_key and (earlier := _version_with_run_key(client, name, run.run_key)):
+        return _describe(client, name, earlier, reused=True)
+    with mlflow.start_run(run_name=run.run_key):
+        mlflow.log_params(run.params)
+        mlflow.log_metrics(run.metrics)
+        mlflow.set_tags(run.tags)
+        for path in run.artifacts:
+            mlflow.log_artifact(str(path), artifact_path="reports")
+        info = mlflow.sklearn.log_model(
+            run.model,
+            name="model",
+            signature=_signature(run.model, run.input_example),
+            input_example=run.input_example,
+            pip_requirements=run.pip_requirements,
+            code_paths=[str(path) for path in run.code_paths],
+            pyfunc_predict_fn="predict_proba",
+            skops_trusted_types=run.trusted_types,
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    alias = CHALLENGER if _alias_version(client, name, CHAMPION) else CHAMPION
+    client.set_registered_model_alias(name, alias, version)
+    for key, value in {**run.tags, **({RUN_KEY_TAG: run.run_key} if run.run_key else {})}.items():
+        client.set_model_version_tag(name, version, key, value)
+    return _describe(client, name, version)
+
+
+def load_model(settings: Settings, alias: str = CHAMPION):
+    """The registered model behind ``alias`` as a pyfunc; ``predict`` returns churn scores."""
+    connect(settings)
+    uri = f"models:/{settings.registered_model_name}@{alias}"
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except MlflowException as error:
+        raise TrackingError(f"cannot load {uri} from {tracking_uri(settings)}: {error}") from error
+
+
+def export_model(settings: Settings, alias: str, destination: Path) -> Path:
+    """Copy the model behind ``alias`` (MLmodel, weights, code, requirements) to a folder."""
+    connect(settings)
+    destination.mkdir(parents=True, exist_ok=True)
+    uri = f"models:/{settings.registered_model_name}@{alias}"
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+
+
+def describe(settings: Settings, alias: str = CHAMPION) -> RegisteredModel:
+    """Name, version, run and URI of the version behind ``alias``."""
+    client = connect(settings)
+    version = _alias_version(client, settings.registered_model_name, alias)
+    if version is None:
+        raise TrackingError(f"no version of {settings.registered_model_name!r} has alias {alias!r}")
+    return _describe(client, settings.registered_model_name, version)
+
+
+def run_data(settings: Settings, run_id: str) -> tuple[dict, dict, dict]:
+    """Params, metrics and tags of one run (for reports and tests)."""
+    data = connect(settings).get_run(run_id).data
+    return data.params, data.metrics, data.tags
+
+
+def _signature(model: Pipeline, example: pd.DataFrame):
+    with warnings.catch_warnings():
+        # The contract rejects rows with missing integers, so MLflow's hint about them is noise.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        return infer_signature(example, model.predict_proba(example))
+
+
+def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return client.get_model_version_by_alias(name, alias).version
+    except MlflowException:
+        return None
+
+
+def _version_with_run_key(client: MlflowClient, name: str, run_key: str) -> str | None:
+    versions = client.search_model_versions(f"name = '{name}' and tags.{RUN_KEY_TAG} = '{run_key}'")
+    return versions[0].version if versions else None
+
+
+def _describe(
+    client: MlflowClient, name: str, version: str, reused: bool = False
+) -> RegisteredModel:
+    details = client.get_model_version(name, version)
+    aliases = details.aliases or [""]
+    return RegisteredModel(
+        name=name,
+        version=str(version),
+        alias=aliases[0],
+        run_id=details.run_id,
+        model_uri=f"models:/{name}/{version}",
+        reused=reused,
+    )

@@ -1,0 +1,105 @@
+"""Record a trained model in MLflow and register it: params, metrics, plots, data version, commit.
+
+Runs after evaluate, on the files the earlier jobs wrote, so DVC, Airflow and the CLI register the
+same way and training itself never needs a tracking server.
+"""
+
+import hashlib
+import json
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from ..configs import PipelineConfig
+from ..core.schema import INPUT_COLUMNS
+from ..io import tracking
+from ..io.datasets import load_model, read_customers, write_json
+from ..settings import Settings
+
+#: What the logged model needs to load; listed explicitly, since inferring them costs ~10 s.
+MODEL_REQUIREMENTS = ("numpy", "pandas", "scikit-learn", "scipy", "skops")
+#: The package travels inside the model (MLflow code_paths): the pipeline calls its features.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: Types outside skops' safe list that our pipelines contain; loading trusts these and no others.
+TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    f"{PACKAGE_DIR.name}.core.features.build_features",
+)
+EXAMPLE_ROWS = 5
+
+
+def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
+    """Log the run behind ``settings.model_file`` and register it; return the registry entry.
+
+    ``run_key`` (e.g. an Airflow data interval) makes a retry reuse its first registration.
+    """
+    source = settings.input_csv or settings.raw_csv
+    training_run = tracking.TrainingRun(
+        model=load_model(settings.model_file),
+        params=flatten(config.model_dump(mode="json")),
+        metrics=numeric(json.loads(settings.metrics_json.read_text(encoding="utf-8"))),
+        tags={
+            "data_path": str(source),
+            # The same digest DVC records for the file in dvc.lock: the data version.
+            "data_md5": file_md5(source),
+            "train_md5": file_md5(settings.train_csv),
+            "git_commit": git_commit(),
+            "model_kind": config.model.kind,
+        },
+        artifacts=[settings.metrics_json, *sorted(settings.figures_dir.glob("*.png"))],
+        input_example=read_customers(settings.test_csv)[list(INPUT_COLUMNS)].head(EXAMPLE_ROWS),
+        pip_requirements=pinned(MODEL_REQUIREMENTS),
+        code_paths=[PACKAGE_DIR],
+        trusted_types=list(TRUSTED_TYPES),
+        run_key=run_key,
+    )
+    registered = tracking.log_and_register(settings, training_run)
+    write_json(registered.to_dict(), settings.registered_json)
+    return registered
+
+
+def flatten(document: dict, prefix: str = "") -> dict:
+    """Nested dicts as dotted keys: {"model": {"kind": "x"}} -> {"model.kind": "x"}."""
+    flat = {}
+    for key, value in document.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def numeric(document: dict) -> dict[str, float]:
+    """The numbers of a metrics document, flattened; lists and labels stay in the artifact."""
+    return {
+        name: float(value)
+        for name, value in flatten(document).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit() -> str:
+    """HEAD of the project's repository, with '-dirty' when tracked files differ from it."""
+    head = _git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return "unknown"
+    dirty = _git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+
+
+def pinned(distributions: tuple[str, ...]) -> list[str]:
+    return [f"{name}=={metadata.version(name)}" for name in distributions]
