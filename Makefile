@@ -30,6 +30,8 @@ demo: $(INSTALLED) ## Generate a project at the highest built stage into DEMO_DI
 	@echo "Demo project: $(DEMO_DIR)/customer-churn (stage $(STAGE))"
 	@echo "Results:      $(abspath $(DEMO_DIR))/customer-churn/reports/metrics.json"
 	@echo "Plots:        $(abspath $(DEMO_DIR))/customer-churn/reports/figures/"
+	@test ! -f "$(DEMO_DIR)/customer-churn/reports/registered.json" || \
+		echo "Registry:     $$(cat $(DEMO_DIR)/customer-churn/reports/registered.json | tr -d '\n ')  (make -C $(DEMO_DIR)/customer-churn mlflow-ui)"
 
 test: $(INSTALLED) ## Template tests: manifest, hooks, bakes, each baked project's own suite
 	$(PY) -m pytest -m "not slow"

@@ -20,6 +20,10 @@ MANIFEST = layer_manifest.load(TEMPLATE)
 PROJECT_TEMPLATE = TEMPLATE / "{{cookiecutter.project_slug}}"
 CONSTRAINTS = PROJECT_TEMPLATE / "requirements" / "constraints.txt"
 PROJECT_VENV = TEMPLATE / ".cache" / "project-venv"
+AIRFLOW_CONSTRAINTS = PROJECT_TEMPLATE / "requirements" / "airflow-constraints.txt"
+AIRFLOW_VENV = TEMPLATE / ".cache" / "airflow-venv"
+#: Everything a test run may start must not phone home.
+QUIET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1"}
 
 
 def cookiecutter_env(home: Path) -> dict[str, str]:
@@ -101,23 +105,41 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def project_python(default_project: Path) -> Path:
+def widest_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bake at the highest built stage: its dependency groups cover every other bake's."""
+    stage = layer_manifest.highest_built_stage(MANIFEST)
+    return bake_ok(tmp_path_factory.mktemp("widest") / "out", git_init="no", maturity_stage=stage)
+
+
+@pytest.fixture(scope="session")
+def project_python(widest_project: Path) -> Path:
     """A venv with every dependency group of a baked project, reused while the pins hold.
 
     Baked projects run their own suites with it (their ``src`` on PYTHONPATH), so each bake
     does not pay for its own install; tests/test_fresh_setup.py covers ``make setup`` itself.
     """
-    project = tomllib.loads((default_project / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((widest_project / "pyproject.toml").read_text())["project"]
     requirements = [*project["dependencies"]]
     for group in project["optional-dependencies"].values():
         requirements += group
-    stamp = hashlib.sha256((CONSTRAINTS.read_text() + "\n".join(requirements)).encode()).hexdigest()
-    python = PROJECT_VENV / "bin" / "python"
-    marker = PROJECT_VENV / ".stamp"
+    return cached_venv(PROJECT_VENV, CONSTRAINTS, requirements)
+
+
+@pytest.fixture(scope="session")
+def airflow_python() -> Path:
+    """Airflow's own venv, as a project's `make airflow-setup` makes it (same pins)."""
+    return cached_venv(AIRFLOW_VENV, AIRFLOW_CONSTRAINTS, ["apache-airflow"])
+
+
+def cached_venv(folder: Path, constraints: Path, requirements: list[str]) -> Path:
+    """Create ``folder`` with ``requirements`` under ``constraints``; reuse it while both hold."""
+    stamp = hashlib.sha256((constraints.read_text() + "\n".join(requirements)).encode()).hexdigest()
+    python = folder / "bin" / "python"
+    marker = folder / ".stamp"
     if not marker.exists() or marker.read_text() != stamp:
-        venv.create(PROJECT_VENV, with_pip=True, clear=True)
+        venv.create(folder, with_pip=True, clear=True)
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-c", str(CONSTRAINTS), *requirements], check=True)
+        subprocess.run([*pip, "-c", str(constraints), *requirements], check=True)
         marker.write_text(stamp)
     return python
 
@@ -126,7 +148,7 @@ def run_project_tests(
     python: Path, project: Path, *pytest_args: str
 ) -> subprocess.CompletedProcess:
     """A baked project's own test suite, run from its folder with its sources importable."""
-    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(project / "src")}
     return subprocess.run(
         [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
         cwd=project,

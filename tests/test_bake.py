@@ -36,8 +36,28 @@ CASES = [
         {"project_slug": "acme-retention", "package_name": "retention", "python_version": "3.12"},
         "retention",
     ),
+    ("stage2-defaults", {"maturity_stage": "2"}, "customer_churn"),
+    (
+        "stage2-no-orchestration",
+        {"maturity_stage": "2", "layer_orchestration": "off"},
+        "customer_churn",
+    ),
+    (
+        "stage2-tracking-without-dvc",
+        {"maturity_stage": "2", "layer_data": "off", "layer_orchestration": "off"},
+        "customer_churn",
+    ),
+    ("stage1-with-dvc", {"layer_data": "on"}, "customer_churn"),
+    (
+        "stage2-custom-names",
+        {"maturity_stage": "2", "project_slug": "acme-retention", "package_name": "retention"},
+        "retention",
+    ),
 ]
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
+#: Files whose ``{{ }}`` is meant for another engine (Airflow macros), checked for ours only.
+RUNTIME_TEMPLATED = {"dags/retraining.py", "tests/test_dags.py"}
+OUR_SYNTAX = re.compile(r"\{%|\{#|cookiecutter\.")
 
 
 def bake_case(tmp_path: Path, answers: dict) -> Path:
@@ -62,7 +82,8 @@ def test_no_template_syntax_left(baked):
     project, _, _ = baked
     for relative in project_files(project):
         text = (project / relative).read_text(encoding="utf-8")
-        assert not TEMPLATE_SYNTAX.search(text), f"unrendered template syntax in {relative}"
+        syntax = OUR_SYNTAX if relative in RUNTIME_TEMPLATED else TEMPLATE_SYNTAX
+        assert not syntax.search(text), f"unrendered template syntax in {relative}"
 
 
 def test_every_structured_file_parses(baked):
@@ -141,7 +162,7 @@ def test_git_init_makes_one_clean_commit(tmp_path):
     assert status.stdout == ""
 
 
-@pytest.mark.parametrize("stage", ["2", "3", "4"])
+@pytest.mark.parametrize("stage", ["3", "4"])
 def test_unbuilt_stages_are_refused_naming_what_is_missing(tmp_path, stage):
     result = bake(tmp_path / "out", maturity_stage=stage)
 
@@ -158,6 +179,36 @@ def test_unbuilt_layer_switched_on_is_refused(tmp_path):
     assert result.returncode != 0
     assert "not built yet: serving" in result.stderr
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_orchestration_without_tracking_is_refused(tmp_path):
+    result = bake(tmp_path / "out", maturity_stage="2", layer_tracking="off")
+
+    assert result.returncode != 0
+    assert "layer_orchestration needs layer(s) tracking" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_stage1_files_are_untouched_by_stage2_switches_off(tmp_path):
+    """Stage 2 with every stage-2 layer off renders exactly the stage-1 project."""
+    stage1 = bake_case(tmp_path / "one", {})
+    stage2_off = bake_case(
+        tmp_path / "two",
+        {
+            "maturity_stage": "2",
+            "layer_data": "off",
+            "layer_tracking": "off",
+            "layer_orchestration": "off",
+        },
+    )
+
+    files = project_files(stage1) - {".template.json"}
+    assert files == project_files(stage2_off) - {".template.json"}
+    for relative in files:
+        first, second = (stage1 / relative).read_text(), (stage2_off / relative).read_text()
+        if relative == "README.md":  # it names the stage it was generated at
+            second = second.replace("maturity stage 2", "maturity stage 1")
+        assert first == second, relative
 
 
 def test_combination_that_cannot_work_is_refused(tmp_path):

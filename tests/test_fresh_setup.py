@@ -35,8 +35,12 @@ def test_make_demo_then_the_projects_two_commands(tmp_path):
     project = tmp_path / "demo" / "customer-churn"
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
     assert metrics["roc_auc"] > 0.75
-    assert {path.name for path in (project / "reports" / "figures").iterdir()} == FIGURES
+    assert {path.name for path in (project / "reports" / "figures").glob("*.png")} == FIGURES
     assert str(project / "reports" / "metrics.json") in demo.stdout
+    # The demo runs the highest built stage: at stage 2 its main job ends in the registry.
+    registered = json.loads((project / "reports" / "registered.json").read_text())
+    assert registered["alias"] == "champion"
+    assert "Registry:" in demo.stdout
 
     tested = make("test", project, env)
 

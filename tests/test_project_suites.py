@@ -5,8 +5,8 @@ import pytest
 from conftest import bake_ok, run_project_tests
 from test_bake import CASES
 
-#: The defaults bake runs its whole suite (the notebook included); the others skip `slow` tests.
-FULL_SUITE = "stage1-defaults"
+#: The widest bake runs its whole suite (notebook, MLflow server); the others skip `slow` tests.
+FULL_SUITE = "stage2-defaults"
 
 
 @pytest.mark.integration

@@ -6,8 +6,7 @@ what the jobs do lives in the typed configs instead.
 
 from pathlib import Path
 
-{% if cookiecutter|layer_enabled("tracking") %}from pydantic import AliasChoices, Field
-{% endif %}from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
 
@@ -15,9 +14,7 @@ ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
 class Settings(BaseSettings):
     """Locations used by the jobs; every field can be set as ``<PREFIX><FIELD>``."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     config_path: Path = Path("configs/pipeline.yaml")
     data_dir: Path = Path("data")
@@ -27,11 +24,9 @@ class Settings(BaseSettings):
     input_csv: Path | None = None
 {%- if cookiecutter|layer_enabled("tracking") %}
 
-    #: MLflow tracking server, e.g. http://127.0.0.1:5000; also read from MLFLOW_TRACKING_URI.
+    #: MLflow tracking server, e.g. http://127.0.0.1:5000 (MLFLOW_TRACKING_URI works too).
     #: Unset: SQLite and an artifact folder under ``mlflow_dir`` (zero services).
-    tracking_uri: str | None = Field(
-        None, validation_alias=AliasChoices(f"{ENV_PREFIX}TRACKING_URI", "MLFLOW_TRACKING_URI")
-    )
+    tracking_uri: str | None = None
     mlflow_dir: Path = Path("mlflow")
     experiment_name: str = "{{ cookiecutter.project_slug }}"
     #: The registry name: serving and promotion load ``models:/<name>@champion``.

@@ -19,6 +19,14 @@ pytestmark = pytest.mark.integration
 CONFIG = PipelineConfig(synthetic=SyntheticConfig(rows=3_000, seed=11))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _embedded_store():
+    """Never a tracking server from the caller's environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        yield
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """One trained pipeline, registered twice, in a git repository of its own."""
@@ -42,7 +50,7 @@ def tracking_settings(folder) -> Settings:
         reports_dir=folder / "reports",
         mlflow_dir=folder / "mlflow",
         input_csv=None,
-        tracking_uri=None,  # never a server from the caller's environment
+        tracking_uri=None,
     )
 
 

@@ -65,10 +65,15 @@ class TrainingRun:
     run_key: str | None = None
 
 
+def server_uri(settings: Settings) -> str | None:
+    """A tracking server from the settings, else from MLflow's own variable; None: embedded."""
+    return settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
 def tracking_uri(settings: Settings) -> str:
     """The configured server, or SQLite inside the project (an absolute URI, any cwd)."""
-    if settings.tracking_uri:
-        return settings.tracking_uri
+    if server := server_uri(settings):
+        return server
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(settings.mlflow_dir / 'mlflow.db').resolve()}"
 
@@ -81,7 +86,7 @@ def connect(settings: Settings) -> MlflowClient:
     if mlflow.get_experiment_by_name(settings.experiment_name) is None:
         # Embedded store: artifacts in the project. A server chooses its own artifact root.
         location = None
-        if not settings.tracking_uri:
+        if server_uri(settings) is None:
             location = (settings.mlflow_dir / "artifacts").resolve().as_uri()
         mlflow.create_experiment(settings.experiment_name, artifact_location=location)
     mlflow.set_experiment(settings.experiment_name)
