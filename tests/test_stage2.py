@@ -4,7 +4,11 @@ it, and the Airflow DAG in Airflow's own environment."""
 import hashlib
 import json
 import os
+import signal
+import socket
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -111,6 +115,9 @@ def test_dvc_repro_runs_every_stage_and_then_nothing(stage2, reproduced):
     assert "Data and pipelines are up to date." in status
     # DVC's state and index stay in the project, not in a machine-wide folder.
     assert (project / ".dvc" / "tmp" / "site-cache" / "repo").is_dir()
+    # MLflow's runs and artifacts stay in mlflow/, which git ignores.
+    assert any((project / "mlflow" / "artifacts").rglob("MLmodel"))
+    assert not (project / "mlruns").exists()
 
 
 @pytest.mark.slow
@@ -234,3 +241,67 @@ def test_a_failing_task_is_retried_and_the_run_fails_without_registering(
     assert tasks["train"] == {"state": "failed", "try_number": 2}  # first try and one retry
     assert tasks["register"]["state"] == "upstream_failed"
     assert versions_after["versions"] == versions_before["versions"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def poll_json(url: str, tries: int, delay: float) -> dict:
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(delay)
+    pytest.fail(f"no answer from {url}")
+
+
+@pytest.mark.slow
+def test_make_airflow_serves_on_localhost_and_airflow_stop_ends_its_process_group(
+    stage2, airflow_python, tmp_path
+):
+    project, env = stage2
+    # The venvs exist already: stamps newer than the pins stand in for `make airflow-setup`.
+    stamps = [tmp_path / "airflow.installed", tmp_path / "project.installed"]
+    for stamp in stamps:
+        stamp.touch()
+    home, port = tmp_path / "airflow-home", free_port()
+    home.mkdir()
+    args = [
+        f"AIRFLOW_VENV={airflow_python.parent.parent}",
+        f"AIRFLOW_INSTALLED={stamps[0]}",
+        f"INSTALLED={stamps[1]}",
+        f"AIRFLOW_HOME={home}",
+        f"AIRFLOW_PORT={port}",
+    ]
+
+    started = run(["make", "airflow", *args], project, env)
+    pgid = int((home / "standalone.pid").read_text())
+    try:
+        health = poll_json(f"http://127.0.0.1:{port}/api/v2/monitor/health", tries=90, delay=2)
+    finally:
+        stopped = run(["make", "airflow-stop", *args], project, env, check=False)
+        for _ in range(30):
+            if not group_alive(pgid):
+                break
+            time.sleep(1)
+        else:
+            os.killpg(pgid, signal.SIGKILL)
+
+    assert "make airflow-stop" in started.stdout
+    assert health["scheduler"]["status"] == "healthy"
+    assert health["metadatabase"]["status"] == "healthy"
+    assert stopped.returncode == 0
+    assert not group_alive(pgid)
+    assert not (home / "standalone.pid").exists()

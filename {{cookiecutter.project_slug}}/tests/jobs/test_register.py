@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -71,6 +72,15 @@ def test_first_version_is_champion_and_later_ones_challengers(registry):
     assert (second.version, second.alias) == ("2", tracking.CHALLENGER)
     assert tracking.describe(settings).version == "1"
     assert json.loads(settings.registered_json.read_text())["version"] == "2"
+
+
+def test_embedded_store_keeps_runs_and_artifacts_in_mlflow_dir(registry):
+    settings, *_, folder = registry
+
+    assert (settings.mlflow_dir / "mlflow.db").is_file()
+    assert any((settings.mlflow_dir / "artifacts").rglob("MLmodel"))
+    assert not (folder / "mlruns").exists()  # MLflow's default, relative to the working folder
+    assert "MLFLOW_TRACKING_URI" not in os.environ  # not left behind for the next Settings
 
 
 def test_champion_loads_by_alias_and_scores_like_the_trained_model(registry):

@@ -81,16 +81,29 @@ def tracking_uri(settings: Settings) -> str:
 def connect(settings: Settings) -> MlflowClient:
     """Point mlflow at the store and make sure the experiment exists."""
     uri = tracking_uri(settings)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    embedded = server_uri(settings) is None
+    _use_store(uri)
     if mlflow.get_experiment_by_name(settings.experiment_name) is None:
         # Embedded store: artifacts in the project. A server chooses its own artifact root.
-        location = None
-        if server_uri(settings) is None:
-            location = (settings.mlflow_dir / "artifacts").resolve().as_uri()
+        location = (settings.mlflow_dir / "artifacts").resolve().as_uri() if embedded else None
         mlflow.create_experiment(settings.experiment_name, artifact_location=location)
     mlflow.set_experiment(settings.experiment_name)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _use_store(uri: str) -> None:
+    """Point mlflow at ``uri`` without leaving it in the environment.
+
+    mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI; left there, the next Settings in
+    this process would take the embedded store for a server the user chose.
+    """
+    chosen = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if chosen is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = chosen
 
 
 def log_and_register(settings: Settings, run: TrainingRun) -> RegisteredModel:
@@ -103,10 +116,11 @@ def log_and_register(settings: Settings, run: TrainingRun) -> RegisteredModel:
     name = settings.registered_model_name
     if run.run_key and (earlier := _version_with_run_key(client, name, run.run_key)):
         return _describe(client, name, earlier, reused=True)
+    tags = {**run.tags, **({RUN_KEY_TAG: run.run_key} if run.run_key else {})}
     with mlflow.start_run(run_name=run.run_key):
         mlflow.log_params(run.params)
         mlflow.log_metrics(run.metrics)
-        mlflow.set_tags(run.tags)
+        mlflow.set_tags(tags)
         for path in run.artifacts:
             mlflow.log_artifact(str(path), artifact_path="reports")
         info = mlflow.sklearn.log_model(
@@ -123,7 +137,7 @@ def log_and_register(settings: Settings, run: TrainingRun) -> RegisteredModel:
     version = str(info.registered_model_version)
     alias = CHALLENGER if _alias_version(client, name, CHAMPION) else CHAMPION
     client.set_registered_model_alias(name, alias, version)
-    for key, value in {**run.tags, **({RUN_KEY_TAG: run.run_key} if run.run_key else {})}.items():
+    for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     return _describe(client, name, version)
 
