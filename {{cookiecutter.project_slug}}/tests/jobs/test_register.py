@@ -133,3 +133,18 @@ def test_same_run_key_reuses_its_version(registry):
     assert again.version == first.version
     assert again.reused
     assert not first.reused
+
+
+def test_a_retry_after_a_half_finished_registration_reuses_its_version(registry):
+    settings, config, *_ = registry
+    first = register.run(settings, config, run_key="interval-2026-02-02")
+    client = tracking.connect(settings)
+    # As if the first attempt had stopped right after registering: no tags, no alias.
+    client.delete_model_version_tag(first.name, first.version, tracking.RUN_KEY_TAG)
+    client.delete_registered_model_alias(first.name, first.alias)
+
+    again = register.run(settings, config, run_key="interval-2026-02-02")
+
+    assert again.version == first.version
+    assert again.reused
+    assert again.alias == tracking.CHALLENGER

@@ -114,9 +114,10 @@ def log_and_register(settings: Settings, run: TrainingRun) -> RegisteredModel:
     """
     client = connect(settings)
     name = settings.registered_model_name
-    if run.run_key and (earlier := _version_with_run_key(client, name, run.run_key)):
-        return _describe(client, name, earlier, reused=True)
     tags = {**run.tags, **({RUN_KEY_TAG: run.run_key} if run.run_key else {})}
+    if run.run_key and (earlier := _version_with_run_key(client, settings, run.run_key)):
+        _finish(client, name, earlier, tags)  # in case the first attempt stopped half-way
+        return _describe(client, name, earlier, reused=True)
     with mlflow.start_run(run_name=run.run_key):
         mlflow.log_params(run.params)
         mlflow.log_metrics(run.metrics)
@@ -135,11 +136,17 @@ def log_and_register(settings: Settings, run: TrainingRun) -> RegisteredModel:
             registered_model_name=name,
         )
     version = str(info.registered_model_version)
-    alias = CHALLENGER if _alias_version(client, name, CHAMPION) else CHAMPION
-    client.set_registered_model_alias(name, alias, version)
+    _finish(client, name, version, tags)
+    return _describe(client, name, version)
+
+
+def _finish(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
+    """Alias (if the version has none yet) and tags: the steps after the registration itself."""
+    if not client.get_model_version(name, version).aliases:
+        alias = CHALLENGER if _alias_version(client, name, CHAMPION) else CHAMPION
+        client.set_registered_model_alias(name, alias, version)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
-    return _describe(client, name, version)
 
 
 def load_model(settings: Settings, alias: str = CHAMPION):
@@ -189,9 +196,17 @@ def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
         return None
 
 
-def _version_with_run_key(client: MlflowClient, name: str, run_key: str) -> str | None:
-    versions = client.search_model_versions(f"name = '{name}' and tags.{RUN_KEY_TAG} = '{run_key}'")
-    return versions[0].version if versions else None
+def _version_with_run_key(client: MlflowClient, settings: Settings, run_key: str) -> str | None:
+    """The version an earlier run with this key registered. The key is the run's first tag, so
+    this finds it even when that run stopped before tagging the version."""
+    experiment = client.get_experiment_by_name(settings.experiment_name)
+    runs = client.search_runs([experiment.experiment_id], f"tags.{RUN_KEY_TAG} = '{run_key}'")
+    name = settings.registered_model_name
+    for earlier in runs:
+        query = f"name = '{name}' and run_id = '{earlier.info.run_id}'"
+        if found := client.search_model_versions(query):
+            return str(found[0].version)
+    return None
 
 
 def _describe(
