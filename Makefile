@@ -10,10 +10,10 @@ CONSTRAINTS := {{cookiecutter.project_slug}}/requirements/constraints.txt
 DEMO_DIR ?= demo
 STAGE ?= $(shell $(PYTHON) -c 'import layer_manifest; print(layer_manifest.highest_built_stage())')
 
-.PHONY: help setup demo test test-slow lint format clean
+.PHONY: help setup demo test test-slow bench-upgrade lint format clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: $(INSTALLED) ## Template tests: manifest, hooks, bakes, each baked project
 
 test-slow: $(INSTALLED) ## Fresh-machine tests: make demo, then the project's make test
 	$(PY) -m pytest -m slow
+
+bench-upgrade: $(INSTALLED) ## Upgrade time per stage path, against a fresh bake (medians)
+	$(PY) tests/bench_upgrade.py
 
 lint: $(INSTALLED) ## ruff on the template's own Python
 	$(PY) -m ruff check layer_manifest.py tests

@@ -39,9 +39,19 @@ def cookiecutter_env(home: Path) -> dict[str, str]:
 
 
 def bake(
-    output_dir: Path, *, template: str = str(TEMPLATE), cwd: Path | None = None, **answers: str
+    output_dir: Path,
+    *,
+    template: str = str(TEMPLATE),
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    **answers: str,
 ) -> subprocess.CompletedProcess:
-    """Run ``cookiecutter --no-input`` with ``key=value`` answers; never raises."""
+    """Run ``cookiecutter --no-input`` with ``key=value`` answers (``env`` added); never raises.
+
+    It runs in ``output_dir`` unless ``cwd`` says otherwise: ``python -m`` puts the working
+    folder first on sys.path, so a bake started in this checkout would import this checkout's
+    ``layer_manifest`` even when ``template`` is another copy.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     args = [f"{key}={value}" for key, value in answers.items()]
     return subprocess.run(
@@ -55,16 +65,16 @@ def bake(
             str(output_dir),
             *args,
         ],
-        cwd=cwd,
+        cwd=cwd or output_dir,
         capture_output=True,
         text=True,
-        env=cookiecutter_env(output_dir.parent / ".cookiecutter-home"),
+        env={**cookiecutter_env(output_dir.parent / ".cookiecutter-home"), **(env or {})},
         check=False,
     )
 
 
-def bake_ok(output_dir: Path, **answers: str) -> Path:
-    result = bake(output_dir, **answers)
+def bake_ok(output_dir: Path, **options: str) -> Path:
+    result = bake(output_dir, **options)
     assert result.returncode == 0, result.stderr[-3000:]
     (project,) = [path for path in output_dir.iterdir() if path.is_dir()]
     return project

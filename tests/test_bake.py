@@ -1,5 +1,6 @@
 """Bake every available stage and every meaningful switch; check what comes out."""
 
+import fnmatch
 import json
 import re
 import subprocess
@@ -13,6 +14,7 @@ import yaml
 
 from conftest import (
     MANIFEST,
+    PROJECT_TEMPLATE,
     TEMPLATE,
     bake,
     bake_ok,
@@ -58,6 +60,12 @@ TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
 #: Files whose ``{{ }}`` is meant for another engine (Airflow macros), checked for ours only.
 RUNTIME_TEMPLATED = {"dags/retraining.py", "tests/test_dags.py"}
 OUR_SYNTAX = re.compile(r"\{%|\{#|cookiecutter\.")
+#: Globs of files cookiecutter copies without rendering: their braces are Python, not Jinja.
+VERBATIM = json.loads((TEMPLATE / "cookiecutter.json").read_text())["_copy_without_render"]
+
+
+def is_verbatim(relative: str) -> bool:
+    return any(fnmatch.fnmatch(relative, pattern) for pattern in VERBATIM)
 
 
 def bake_case(tmp_path: Path, answers: dict) -> Path:
@@ -80,10 +88,20 @@ def test_exact_file_set_from_the_manifest(baked):
 
 def test_no_template_syntax_left(baked):
     project, _, _ = baked
-    for relative in project_files(project):
+    for relative in filter(lambda path: not is_verbatim(path), project_files(project)):
         text = (project / relative).read_text(encoding="utf-8")
         syntax = OUR_SYNTAX if relative in RUNTIME_TEMPLATED else TEMPLATE_SYNTAX
         assert not syntax.search(text), f"unrendered template syntax in {relative}"
+
+
+def test_verbatim_files_are_copied_byte_for_byte(default_project):
+    copied = [relative for relative in project_files(default_project) if is_verbatim(relative)]
+
+    assert copied, "no file matches _copy_without_render"
+    for relative in copied:
+        assert (default_project / relative).read_bytes() == (
+            PROJECT_TEMPLATE / relative
+        ).read_bytes()
 
 
 def test_every_structured_file_parses(baked):

@@ -46,3 +46,14 @@ def test_make_demo_then_the_projects_two_commands(tmp_path):
 
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     assert " passed" in tested.stdout
+
+    # The project's own venv can run the upgrade command (cookiecutter is in its dev extra).
+    identity = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+                for what, value in (("NAME", "Demo"), ("EMAIL", "demo@example.com"))}  # fmt: skip
+    for args in (["add", "-A"], ["commit", "-q", "-m", "First run"]):
+        subprocess.run(["git", *args], cwd=project, env={**env, **identity}, check=True)
+    upgrade = make("upgrade", project, env, f"TEMPLATE={TEMPLATE}", "DRY_RUN=1")
+
+    assert upgrade.returncode == 0, upgrade.stdout[-3000:] + upgrade.stderr[-3000:]
+    assert "Upgrading customer-churn" in upgrade.stdout
+    assert "Dry run: nothing was written." in upgrade.stdout
