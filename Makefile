@@ -10,7 +10,7 @@ CONSTRAINTS := {{cookiecutter.project_slug}}/requirements/constraints.txt
 DEMO_DIR ?= demo
 STAGE ?= $(shell $(PYTHON) -c 'import layer_manifest; print(layer_manifest.highest_built_stage())')
 
-.PHONY: help setup demo test test-slow bench-upgrade lint format clean
+.PHONY: help setup demo test test-slow bench lint format clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,16 +39,16 @@ test: $(INSTALLED) ## Template tests: manifest, hooks, bakes, each baked project
 test-slow: $(INSTALLED) ## Fresh-machine tests: make demo, then the project's make test
 	$(PY) -m pytest -m slow
 
-bench-upgrade: $(INSTALLED) ## Upgrade time per stage path, against a fresh bake (medians)
-	$(PY) tests/bench_upgrade.py
+bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table
+	@for bench in benchmarks/*.py; do echo "== $$bench"; $(PY) $$bench || exit 1; done
 
 lint: $(INSTALLED) ## ruff on the template's own Python
-	$(PY) -m ruff check layer_manifest.py tests
-	$(PY) -m ruff format --check layer_manifest.py tests
+	$(PY) -m ruff check layer_manifest.py tests benchmarks
+	$(PY) -m ruff format --check layer_manifest.py tests benchmarks
 
 format: $(INSTALLED) ## Fix the template's own Python with ruff
-	$(PY) -m ruff check --fix layer_manifest.py tests
-	$(PY) -m ruff format layer_manifest.py tests
+	$(PY) -m ruff check --fix layer_manifest.py tests benchmarks
+	$(PY) -m ruff format layer_manifest.py tests benchmarks
 
 clean: ## Remove the venvs, caches and the demo project
 	rm -rf $(VENV) .cache "$(DEMO_DIR)" .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """How long an upgrade takes on each path, against a fresh bake of the same target.
 
-    make bench-upgrade    (or: .venv/bin/python tests/bench_upgrade.py [repeats])
+    make bench     (all benchmarks; this one: .venv/bin/python benchmarks/upgrade.py [repeats])
 
 A fresh bake is the peer: an upgrade renders the template twice and settles every file, so
 about twice a bake plus the merges is what it should cost. Prints medians and the ratio.
@@ -11,6 +11,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_upgrade import UPGRADES, bake_committed, copy_template, make_edits, upgrade
 
