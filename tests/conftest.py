@@ -114,11 +114,20 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake_ok(tmp_path_factory.mktemp("default") / "out", git_init="no")
 
 
+#: Every built layer switched on: the bake whose dependency groups cover every other bake's.
+WIDEST = {
+    "maturity_stage": layer_manifest.highest_built_stage(MANIFEST),
+    **{
+        layer_manifest.switch_name(layer): "on"
+        for layer, spec in MANIFEST["layers"].items()
+        if spec["built"]
+    },
+}
+
+
 @pytest.fixture(scope="session")
 def widest_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bake at the highest built stage: its dependency groups cover every other bake's."""
-    stage = layer_manifest.highest_built_stage(MANIFEST)
-    return bake_ok(tmp_path_factory.mktemp("widest") / "out", git_init="no", maturity_stage=stage)
+    return bake_ok(tmp_path_factory.mktemp("widest") / "out", git_init="no", **WIDEST)
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,12 @@ CASES = [
     ),
     ("stage1-with-dvc", {"layer_data": "on"}, "customer_churn"),
     (
+        "stage2-with-training",
+        {"maturity_stage": "2", "layer_training": "on"},
+        "customer_churn",
+    ),
+    ("stage1-with-training", {"layer_training": "on"}, "customer_churn"),
+    (
         "stage2-custom-names",
         {"maturity_stage": "2", "project_slug": "acme-retention", "package_name": "retention"},
         "retention",

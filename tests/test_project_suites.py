@@ -5,8 +5,9 @@ import pytest
 from conftest import bake_ok, run_project_tests
 from test_bake import CASES
 
-#: The widest bake runs its whole suite (notebook, MLflow server); the others skip `slow` tests.
-FULL_SUITE = "stage2-defaults"
+#: The widest bake runs its whole suite (notebook, MLflow server, torchrun); the others skip
+#: `slow` tests.
+FULL_SUITE = "stage2-with-training"
 
 
 @pytest.mark.integration

@@ -127,11 +127,25 @@ def run_command(
         typer.Option("--input", help="Your CSV in the Telco schema [default: synthetic data]."),
     ] = None,
     quiet: QuietOption = False,
+{%- if cookiecutter|layer_enabled("tracking") %}
+    register: Annotated[
+        bool, typer.Option("--register", help="Then log the run to MLflow and register it.")
+    ] = False,
+{%- endif %}
 ) -> None:
-    """The main job: data -> validation -> training -> evaluation, then a summary."""
+    """The main job: data -> validation -> training -> evaluation, then a summary.
+
+    Under `torchrun` every rank trains and rank 0 does the rest.
+    """
     settings, pipeline_config = _setup(config)
     result = pipeline.run(settings, pipeline_config, input_csv, progress=not quiet)
+    if result is None:  # a torchrun rank other than 0: rank 0 reports
+        return
     typer.echo("\n".join(result.summary()))
+{%- if cookiecutter|layer_enabled("tracking") %}
+    if register:
+        register_command(config)
+{%- endif %}
 {%- if cookiecutter|layer_enabled("tracking") %}
 
 

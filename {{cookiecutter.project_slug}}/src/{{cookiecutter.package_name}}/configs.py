@@ -47,11 +47,33 @@ class GradientBoostingConfig(StrictConfig):
     l2_regularization: float = Field(0.0, ge=0.0)
 
 
+{%- if cookiecutter|layer_enabled("training") %}
+
+
+class TabularNetConfig(StrictConfig):
+    """The PyTorch model: categorical embeddings and an MLP, trained with AdamW."""
+
+    hidden: tuple[int, ...] = Field((128, 64), min_length=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    batch_size: int = Field(1_024, gt=0)
+    learning_rate: float = Field(2e-3, gt=0.0)
+    weight_decay: float = Field(1e-4, ge=0.0)
+    max_epochs: int = Field(30, gt=0)
+    patience: int = Field(3, gt=0, description="epochs without a better validation loss")
+    validation_share: float = Field(0.1, gt=0.0, lt=1.0)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+{%- endif %}
+
+
 class ModelConfig(StrictConfig):
-    kind: Literal["logistic_regression", "gradient_boosting"] = "logistic_regression"
+    kind: Literal["logistic_regression", "gradient_boosting"{% if cookiecutter|layer_enabled("training") %}, "tabular_net"{% endif %}] = "logistic_regression"
     seed: int = 42
     logistic_regression: LogisticRegressionConfig = LogisticRegressionConfig()
     gradient_boosting: GradientBoostingConfig = GradientBoostingConfig()
+{%- if cookiecutter|layer_enabled("training") %}
+    tabular_net: TabularNetConfig = TabularNetConfig()
+{%- endif %}
 
 
 class EvaluationConfig(StrictConfig):

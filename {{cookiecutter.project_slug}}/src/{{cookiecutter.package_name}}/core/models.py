@@ -37,6 +37,11 @@ def build_model(config: ModelConfig) -> Pipeline:
     )
 
 
+def with_features(classifier) -> Pipeline:
+    """A classifier that takes model features, behind the same feature step as the baseline."""
+    return Pipeline([("features", FunctionTransformer(build_features)), ("classifier", classifier)])
+
+
 def _classifier(config: ModelConfig) -> LogisticRegression | HistGradientBoostingClassifier:
     if config.kind == "gradient_boosting":
         params = config.gradient_boosting

@@ -63,6 +63,8 @@ class TrainingRun:
     code_paths: list[Path]
     trusted_types: list[str]
     run_key: str | None = None
+    #: Per-epoch records ({"epoch": 1, "train_loss": ...}) of models trained in epochs.
+    history: tuple[dict, ...] = ()
 
 
 def server_uri(settings: Settings) -> str | None:
@@ -121,6 +123,9 @@ def log_and_register(settings: Settings, run: TrainingRun) -> RegisteredModel:
     with mlflow.start_run(run_name=run.run_key):
         mlflow.log_params(run.params)
         mlflow.log_metrics(run.metrics)
+        for record in run.history:
+            epoch = record["epoch"]
+            mlflow.log_metrics({k: v for k, v in record.items() if k != "epoch"}, step=epoch)
         mlflow.set_tags(tags)
         for path in run.artifacts:
             mlflow.log_artifact(str(path), artifact_path="reports")

@@ -6,6 +6,7 @@ from pathlib import Path
 from ..configs import PipelineConfig
 from ..settings import Settings
 from . import evaluate, generate, prepare, train
+from .launch import Launch
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,15 @@ class PipelineResult:
 
 def run(
     settings: Settings, config: PipelineConfig, input_csv: Path | None = None, progress: bool = True
-) -> PipelineResult:
-    """Run every step; with no ``input_csv`` (or settings.input_csv) data is generated first."""
+) -> PipelineResult | None:
+    """Run every step; with no ``input_csv`` (or settings.input_csv) data is generated first.
+
+    Under `torchrun` only rank 0 prepares, evaluates and returns a result; the other ranks
+    join the training and return None.
+    """
+    if not Launch.from_env().is_main:
+        train.run(config.model, settings.train_csv, settings.model_file, progress)
+        return None
     source = input_csv or settings.input_csv
     if source is None:
         source = generate.run(config.synthetic, settings.raw_csv, progress).path

@@ -35,8 +35,10 @@ def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
     ``run_key`` (e.g. an Airflow data interval) makes a retry reuse its first registration.
     """
     source = settings.input_csv or settings.raw_csv
+    model = load_model(settings.model_file)
+    classifier = model.named_steps["classifier"]
     training_run = tracking.TrainingRun(
-        model=load_model(settings.model_file),
+        model=model,
         params=flatten(config.model_dump(mode="json")),
         metrics=numeric(json.loads(settings.metrics_json.read_text(encoding="utf-8"))),
         tags={
@@ -49,14 +51,25 @@ def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
         },
         artifacts=[settings.metrics_json, *sorted(settings.figures_dir.glob("*.png"))],
         input_example=read_customers(settings.test_csv)[list(INPUT_COLUMNS)].head(EXAMPLE_ROWS),
-        pip_requirements=pinned(MODEL_REQUIREMENTS),
+        pip_requirements=pinned(
+            MODEL_REQUIREMENTS + tuple(getattr(classifier, "extra_requirements", ()))
+        ),
         code_paths=[PACKAGE_DIR],
-        trusted_types=list(TRUSTED_TYPES),
+        trusted_types=[*TRUSTED_TYPES, *own_types(classifier)],
         run_key=run_key,
+        history=tuple(getattr(classifier, "history_", ())),
     )
     registered = tracking.log_and_register(settings, training_run)
     write_json(registered.to_dict(), settings.registered_json)
     return registered
+
+
+def own_types(classifier) -> list[str]:
+    """A classifier defined in this package (the PyTorch model) is trusted by name."""
+    kind = type(classifier)
+    if not kind.__module__.startswith(PACKAGE_DIR.name + "."):
+        return []
+    return [f"{kind.__module__}.{kind.__qualname__}"]
 
 
 def flatten(document: dict, prefix: str = "") -> dict:
@@ -102,4 +115,5 @@ def _git(*args: str) -> subprocess.CompletedProcess:
 
 
 def pinned(distributions: tuple[str, ...]) -> list[str]:
-    return [f"{name}=={metadata.version(name)}" for name in distributions]
+    """Exact versions, without local labels such as torch's '+cpu' (GPU hosts pick their build)."""
+    return [f"{name}=={metadata.version(name).split('+')[0]}" for name in distributions]

@@ -10,6 +10,7 @@ from ..core.features import churn_labels
 from ..core.models import build_model, fit_in_steps
 from ..core.schema import INPUT_COLUMNS
 from ..io.datasets import read_customers, save_model
+from .launch import Launch
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,14 @@ def run(
     config: ModelConfig, train_csv: Path, model_file: Path, progress: bool = True
 ) -> TrainResult:
     """Train on ``train_csv`` and write the fitted pipeline to ``model_file``."""
+{%- if cookiecutter|layer_enabled("training") %}
+    if config.kind == "tabular_net":
+        from . import train_net  # torch loads only for the model kind that needs it
+
+        return train_net.run(config, train_csv, model_file, progress)
+{%- endif %}
+    if not Launch.from_env().is_main:  # under torchrun, scikit-learn trains on rank 0 alone
+        return TrainResult(rows=0, kind=config.kind, model=model_file)
     customers = read_customers(train_csv)
     features, labels = customers[list(INPUT_COLUMNS)], churn_labels(customers)
     model = build_model(config)
