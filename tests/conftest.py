@@ -137,9 +137,14 @@ def project_python(widest_project: Path) -> Path:
     Baked projects run their own suites with it (their ``src`` on PYTHONPATH), so each bake
     does not pay for its own install; tests/test_fresh_setup.py covers ``make setup`` itself.
     """
-    project = tomllib.loads((widest_project / "pyproject.toml").read_text())["project"]
-    requirements = [*project["dependencies"]]
-    for group in project["optional-dependencies"].values():
+    return locked_python(widest_project)
+
+
+def locked_python(project: Path) -> Path:
+    """The cached venv with every dependency of ``project`` (all groups), under the lock."""
+    table = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    requirements = [*table["dependencies"]]
+    for group in table["optional-dependencies"].values():
         requirements += group
     return cached_venv(PROJECT_VENV, CONSTRAINTS, requirements)
 
@@ -158,7 +163,11 @@ def cached_venv(folder: Path, constraints: Path, requirements: list[str]) -> Pat
     if not marker.exists() or marker.read_text() != stamp:
         venv.create(folder, with_pip=True, clear=True)
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-c", str(constraints), *requirements], check=True)
+        done = subprocess.run(
+            [*pip, "-c", str(constraints), *requirements], capture_output=True, text=True
+        )
+        if done.returncode != 0:  # pip's warnings are noise unless the install failed
+            raise RuntimeError(f"pip install failed in {folder}:\n{done.stderr[-4000:]}")
         marker.write_text(stamp)
     return python
 

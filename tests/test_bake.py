@@ -51,11 +51,12 @@ CASES = [
     ),
     ("stage1-with-dvc", {"layer_data": "on"}, "customer_churn"),
     (
-        "stage2-with-training",
-        {"maturity_stage": "2", "layer_training": "on"},
+        "stage2-training-scale",
+        {"maturity_stage": "2", "layer_training": "on", "layer_scale": "on"},
         "customer_churn",
     ),
     ("stage1-with-training", {"layer_training": "on"}, "customer_churn"),
+    ("stage1-with-scale", {"layer_scale": "on"}, "customer_churn"),
     (
         "stage2-custom-names",
         {"maturity_stage": "2", "project_slug": "acme-retention", "package_name": "retention"},

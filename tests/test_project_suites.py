@@ -7,7 +7,7 @@ from test_bake import CASES
 
 #: The widest bake runs its whole suite (notebook, MLflow server, torchrun); the others skip
 #: `slow` tests.
-FULL_SUITE = "stage2-with-training"
+FULL_SUITE = "stage2-training-scale"
 
 
 @pytest.mark.integration

@@ -31,7 +31,7 @@ settings = Settings()
 client = tracking.connect(settings)
 versions = client.search_model_versions(f"name = '{settings.registered_model_name}'")
 champion = tracking.describe(settings)
-rows = read_customers(settings.test_csv)[list(INPUT_COLUMNS)].head(10)
+rows = read_customers(settings.test_table)[list(INPUT_COLUMNS)].head(10)
 _, _, run_tags = tracking.run_data(settings, champion.run_id)
 print(json.dumps({
     "versions": sorted(int(version.version) for version in versions),

@@ -62,4 +62,4 @@ def test_missing_input_is_one_clear_line(tmp_path):
     result = runner.invoke(app, ["prepare", "--input", str(tmp_path / "nope.csv")])
 
     assert result.exit_code == 2
-    assert "input CSV not found" in result.output
+    assert "input table not found" in result.output

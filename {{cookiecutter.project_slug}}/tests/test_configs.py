@@ -32,4 +32,6 @@ def test_bad_config_names_the_field(tmp_path, yaml_text, message):
 def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("{{ cookiecutter.package_name|upper }}_DATA_DIR", str(tmp_path))
 
-    assert Settings().raw_csv == tmp_path / "raw" / "customers.csv"
+    settings = Settings()
+
+    assert settings.raw_table == tmp_path / "raw" / f"customers.{settings.table_format}"

@@ -65,7 +65,7 @@ def generate_command(
     synthetic = pipeline_config.synthetic.model_copy(
         update={key: value for key, value in overrides.items() if value is not None}
     )
-    result = generate.run(synthetic, output or settings.raw_csv, progress=not quiet)
+    result = generate.run(synthetic, output or settings.raw_table, progress=not quiet)
     typer.echo(f"wrote {result.rows:,} rows to {result.path}")
 
 
@@ -81,10 +81,10 @@ def prepare_command(
     """Validate raw rows, quarantine the bad ones with reasons, and split train/test."""
     settings, pipeline_config = _setup(config)
     result = prepare.run(
-        input_csv or settings.input_csv or settings.raw_csv,
+        input_csv or settings.input_csv or settings.raw_table,
         settings.quarantine_csv,
-        settings.train_csv,
-        settings.test_csv,
+        settings.train_table,
+        settings.test_table,
         pipeline_config.validation,
         pipeline_config.split,
     )
@@ -99,7 +99,7 @@ def prepare_command(
 def train_command(config: ConfigOption = None, quiet: QuietOption = False) -> None:
     """Fit the configured model (model.kind) on the training split and save it."""
     settings, pipeline_config = _setup(config)
-    result = train.run(pipeline_config.model, settings.train_csv, settings.model_file, not quiet)
+    result = train.run(pipeline_config.model, settings.train_table, settings.model_file, not quiet)
     typer.echo(f"trained {result.kind} on {result.rows:,} rows -> {result.model}")
 
 
@@ -111,7 +111,7 @@ def evaluate_command(config: ConfigOption = None) -> None:
     result = evaluate.run(
         pipeline_config.evaluation,
         settings.model_file,
-        settings.test_csv,
+        settings.test_table,
         settings.metrics_json,
         settings.figures_dir,
     )

@@ -5,6 +5,7 @@ what the jobs do lives in the typed configs instead.
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     #: Your own CSV in the Telco schema; when unset, the main job generates synthetic data.
     input_csv: Path | None = None
+    #: File format of the raw, train and test tables: parquet is columnar, compressed and read
+    #: in chunks (the scale layer); csv opens anywhere.
+    table_format: Literal["csv", "parquet"] = "{% if cookiecutter|layer_enabled("scale") %}parquet{% else %}csv{% endif %}"
 {%- if cookiecutter|layer_enabled("tracking") %}
 
     #: MLflow tracking server, e.g. http://127.0.0.1:5000 (MLFLOW_TRACKING_URI works too).
@@ -34,20 +38,20 @@ class Settings(BaseSettings):
 {%- endif %}
 
     @property
-    def raw_csv(self) -> Path:
-        return self.data_dir / "raw" / "customers.csv"
+    def raw_table(self) -> Path:
+        return self.data_dir / "raw" / f"customers.{self.table_format}"
 
     @property
     def quarantine_csv(self) -> Path:
         return self.data_dir / "quarantine" / "rejected.csv"
 
     @property
-    def train_csv(self) -> Path:
-        return self.data_dir / "processed" / "train.csv"
+    def train_table(self) -> Path:
+        return self.data_dir / "processed" / f"train.{self.table_format}"
 
     @property
-    def test_csv(self) -> Path:
-        return self.data_dir / "processed" / "test.csv"
+    def test_table(self) -> Path:
+        return self.data_dir / "processed" / f"test.{self.table_format}"
 
     @property
     def model_file(self) -> Path:

@@ -82,7 +82,7 @@ def test_train_register_and_load_through_a_tracking_server(mlflow_server, tmp_pa
 
     entry = register.run(settings, config)
     scores = tracking.load_model(settings).predict(
-        read_customers(settings.test_csv)[list(INPUT_COLUMNS)].head(20)
+        read_customers(settings.test_table)[list(INPUT_COLUMNS)].head(20)
     )
 
     assert (entry.version, entry.alias) == ("1", tracking.CHAMPION)

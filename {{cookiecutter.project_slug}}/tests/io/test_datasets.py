@@ -5,8 +5,8 @@ from {{ cookiecutter.package_name }}.core.validation import validate_customers
 from {{ cookiecutter.package_name }}.io.datasets import (
     iter_raw_chunks,
     read_customers,
-    write_csv_chunks,
     write_table,
+    write_table_chunks,
 )
 
 
@@ -43,7 +43,7 @@ def test_a_failed_write_never_replaces_the_good_file(tmp_path, customers):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        write_csv_chunks(broken_chunks(), path)
+        write_table_chunks(broken_chunks(), path)
 
     assert len(pd.read_csv(path)) == len(customers)
 

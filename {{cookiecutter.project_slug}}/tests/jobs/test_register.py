@@ -85,7 +85,7 @@ def test_embedded_store_keeps_runs_and_artifacts_in_mlflow_dir(registry):
 
 def test_champion_loads_by_alias_and_scores_like_the_trained_model(registry):
     settings, *_ = registry
-    rows = read_customers(settings.test_csv)[list(INPUT_COLUMNS)].head(50)
+    rows = read_customers(settings.test_table)[list(INPUT_COLUMNS)].head(50)
 
     served = tracking.load_model(settings).predict(rows)
 
@@ -99,7 +99,7 @@ def test_run_records_params_metrics_data_version_and_commit(registry):
     params, metrics, tags = tracking.run_data(settings, first.run_id)
 
     reported = json.loads(settings.metrics_json.read_text())
-    raw_md5 = hashlib.md5(settings.raw_csv.read_bytes(), usedforsecurity=False).hexdigest()
+    raw_md5 = hashlib.md5(settings.raw_table.read_bytes(), usedforsecurity=False).hexdigest()
     assert params["model.kind"] == config.model.kind
     assert float(params["model.logistic_regression.c"]) == config.model.logistic_regression.c
     assert metrics["roc_auc"] == pytest.approx(reported["roc_auc"])

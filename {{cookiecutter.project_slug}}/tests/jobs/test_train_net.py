@@ -36,12 +36,12 @@ def net_config(**overrides) -> ModelConfig:
 
 @pytest.fixture
 def prepared(settings: Settings, small_config) -> Settings:
-    generate.run(SyntheticConfig(rows=8_000, seed=11), settings.raw_csv, progress=False)
+    generate.run(SyntheticConfig(rows=8_000, seed=11), settings.raw_table, progress=False)
     prepare.run(
-        settings.raw_csv,
+        settings.raw_table,
         settings.quarantine_csv,
-        settings.train_csv,
-        settings.test_csv,
+        settings.train_table,
+        settings.test_table,
         small_config.validation,
         small_config.split,
     )
@@ -49,7 +49,7 @@ def prepared(settings: Settings, small_config) -> Settings:
 
 
 def auc_on_test_split(settings: Settings) -> float:
-    customers = read_customers(settings.test_csv)
+    customers = read_customers(settings.test_table)
     scores = load_model(settings.model_file).predict_proba(customers[list(INPUT_COLUMNS)])[:, 1]
     return roc_auc_score(churn_labels(customers), scores)
 
@@ -67,15 +67,15 @@ def train_digest(settings: Settings, config: ModelConfig, stop_after: int | None
         if record["epoch"] == stop_after:
             raise SimulatedCrashError
 
-    train_net.run(config, settings.train_csv, settings.model_file, False, on_epoch)
+    train_net.run(config, settings.train_table, settings.model_file, False, on_epoch)
     return load_model(settings.model_file).named_steps["classifier"].weights_digest(), epochs
 
 
 def test_cpu_training_reaches_the_baseline_on_the_same_split(prepared):
     baseline_config = ModelConfig(kind="logistic_regression")
-    train.run(baseline_config, prepared.train_csv, prepared.model_file, progress=False)
+    train.run(baseline_config, prepared.train_table, prepared.model_file, progress=False)
     baseline = auc_on_test_split(prepared)
-    train.run(net_config(), prepared.train_csv, prepared.model_file, progress=False)
+    train.run(net_config(), prepared.train_table, prepared.model_file, progress=False)
     net = auc_on_test_split(prepared)
 
     assert abs(net - baseline) <= 0.02, (net, baseline)
@@ -116,7 +116,7 @@ def test_a_checkpoint_of_another_config_is_not_resumed(prepared):
 
 def test_early_stopping_keeps_the_best_epoch(prepared):
     config = net_config(max_epochs=40, patience=2, learning_rate=0.03)
-    train.run(config, prepared.train_csv, prepared.model_file, progress=False)
+    train.run(config, prepared.train_table, prepared.model_file, progress=False)
     history = load_model(prepared.model_file).named_steps["classifier"].history_
 
     assert len(history) < 40
@@ -134,12 +134,12 @@ def test_device_choice_falls_back_to_the_cpu_and_names_a_missing_device():
 
 
 def test_the_trained_net_is_evaluated_like_the_baseline(prepared):
-    train.run(net_config(max_epochs=2), prepared.train_csv, prepared.model_file, progress=False)
+    train.run(net_config(max_epochs=2), prepared.train_table, prepared.model_file, progress=False)
 
     result = evaluate.run(
         EvaluationConfig(importance_rows=300, importance_repeats=1),
         prepared.model_file,
-        prepared.test_csv,
+        prepared.test_table,
         prepared.metrics_json,
         prepared.figures_dir,
     )
@@ -215,9 +215,9 @@ def test_auto_picks_cuda_with_mixed_precision():
 def test_cuda_training_in_each_precision_matches_the_cpu(prepared, precision):
     if precision == "bf16" and not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bf16")
-    train.run(net_config(device="cpu"), prepared.train_csv, prepared.model_file, False)
+    train.run(net_config(device="cpu"), prepared.train_table, prepared.model_file, False)
     cpu = auc_on_test_split(prepared)
     config = net_config(device="cuda", precision=precision)
-    train.run(config, prepared.train_csv, prepared.model_file, progress=False)
+    train.run(config, prepared.train_table, prepared.model_file, progress=False)
 
     assert abs(auc_on_test_split(prepared) - cpu) <= 0.02

@@ -1,8 +1,9 @@
-"""Read and write customer tables, models and JSON documents."""
+"""Read and write customer tables (CSV, or Parquet with the scale layer), models and JSON."""
 
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import joblib
 import pandas as pd
@@ -17,39 +18,102 @@ TYPED_COLUMNS = dict.fromkeys(schema.COLUMNS, "string") | {
     "MonthlyCharges": "float64",
     "TotalCharges": "float64",
 }
+#: Parquet tables keep their text in Arrow buffers rather than one Python object per cell,
+#: which is what keeps a million-row table small in memory.
+PARQUET_COLUMNS = {
+    column: "string[pyarrow]" if dtype == "string" else dtype
+    for column, dtype in TYPED_COLUMNS.items()
+}
 
 
 def iter_raw_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """A CSV as text, in chunks; nothing is parsed yet, so validation sees what the file says."""
+    """A table as written, in chunks: validation parses it, so it sees what the file says."""
     if not path.is_file():
-        raise FileNotFoundError(f"input CSV not found: {path}")
+        raise FileNotFoundError(f"input table not found: {path}")
+    if is_parquet(path):
+        yield from parquet_module(path).iter_chunks(path, chunk_rows)
+        return
     yield from pd.read_csv(
         path, dtype=str, keep_default_na=False, chunksize=chunk_rows, skipinitialspace=False
     )
 
 
-def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> int:
-    """Write chunks to one CSV atomically (a half-written file never replaces a good one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    rows = 0
-    with partial.open("w", encoding="utf-8", newline="") as handle:
-        for index, chunk in enumerate(chunks):
-            chunk.to_csv(handle, header=index == 0, index=False)
-            rows += len(chunk)
-    partial.replace(path)
-    return rows
+class TableWriter:
+    """Appends frames to one CSV or Parquet table, which appears only once complete.
+
+    On an error the half-written file is deleted, so it never replaces a good one; with
+    ``keep_on_error`` what was written is kept (a quarantine file explains a failed run).
+    """
+
+    def __init__(self, path: Path, keep_on_error: bool = False):
+        self.path, self.keep_on_error, self.rows = path, keep_on_error, 0
+        self.partial = path.with_name(path.name + ".partial")
+
+    def __enter__(self) -> "TableWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if is_parquet(self.path):
+            self.sink = parquet_module(self.path).ParquetSink(self.partial)
+        else:
+            self.sink = CsvSink(self.partial)
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        self.sink.write(frame)
+        self.rows += len(frame)
+
+    def __exit__(self, error_type, *_) -> None:
+        self.sink.close()
+        if (error_type is None or self.keep_on_error) and self.partial.exists():
+            self.partial.replace(self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
+
+
+class CsvSink:
+    def __init__(self, path: Path):
+        self.handle = path.open("w", encoding="utf-8", newline="")
+        self.header = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.handle, header=self.header, index=False)
+        self.header = False
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def write_table_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> int:
+    """Write chunks to one table atomically; returns the row count."""
+    with TableWriter(path) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+    return writer.rows
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    write_csv_chunks([frame], path)
+    write_table_chunks([frame], path)
 
 
 def read_customers(path: Path) -> pd.DataFrame:
     """A validated (typed) customer table written by the prepare job."""
+    if is_parquet(path):
+        return parquet_module(path).read_table(path, PARQUET_COLUMNS)
     columns = pd.read_csv(path, nrows=0).columns
     dtypes = {column: TYPED_COLUMNS.get(column, "string") for column in columns}
     return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values={"TotalCharges": [""]})
+
+
+def is_parquet(path: Path) -> bool:
+    return path.suffix == ".parquet"
+
+
+def parquet_module(path: Path) -> ModuleType:
+    """io/parquet.py, which the scale layer brings (with pyarrow)."""
+    try:
+        from . import parquet
+    except ImportError as error:
+        raise ValueError(f"{path}: Parquet tables need the project's scale layer") from error
+    return parquet
 
 
 def save_model(model: Pipeline, path: Path) -> None:

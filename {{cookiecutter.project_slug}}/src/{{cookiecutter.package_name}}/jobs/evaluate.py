@@ -25,14 +25,14 @@ class EvaluateResult:
 def run(
     config: EvaluationConfig,
     model_file: Path,
-    test_csv: Path,
+    test_table: Path,
     metrics_json: Path,
     figures_dir: Path,
     extra: dict | None = None,
 ) -> EvaluateResult:
-    """Evaluate ``model_file`` on ``test_csv``; ``extra`` is stored beside the metrics."""
+    """Evaluate ``model_file`` on ``test_table``; ``extra`` is stored beside the metrics."""
     model = load_model(model_file)
-    customers = read_customers(test_csv)
+    customers = read_customers(test_table)
     features, labels = customers[list(INPUT_COLUMNS)], churn_labels(customers).to_numpy()
     scores = model.predict_proba(features)[:, 1]
     metrics = classification_metrics(

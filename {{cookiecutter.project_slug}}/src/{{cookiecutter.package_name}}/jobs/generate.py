@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ..configs import SyntheticConfig
 from ..core.synthetic import generate_customers
-from ..io.datasets import write_csv_chunks
+from ..io.datasets import write_table_chunks
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class GenerateResult:
 def run(config: SyntheticConfig, output: Path, progress: bool = True) -> GenerateResult:
     """Write ``config.rows`` seeded customers to ``output``; memory stays at one chunk."""
     with tqdm(total=config.rows, unit="rows", desc="generate", disable=not progress) as bar:
-        rows = write_csv_chunks(_chunks(config, bar), output)
+        rows = write_table_chunks(_chunks(config, bar), output)
     return GenerateResult(rows=rows, path=output)
 
 

@@ -42,20 +42,20 @@ def run(
     join the training and return None.
     """
     if not Launch.from_env().is_main:
-        train.run(config.model, settings.train_csv, settings.model_file, progress)
+        train.run(config.model, settings.train_table, settings.model_file, progress)
         return None
     source = input_csv or settings.input_csv
     if source is None:
-        source = generate.run(config.synthetic, settings.raw_csv, progress).path
+        source = generate.run(config.synthetic, settings.raw_table, progress).path
     prepared = prepare.run(
         source,
         settings.quarantine_csv,
-        settings.train_csv,
-        settings.test_csv,
+        settings.train_table,
+        settings.test_table,
         config.validation,
         config.split,
     )
-    trained = train.run(config.model, settings.train_csv, settings.model_file, progress)
+    trained = train.run(config.model, settings.train_table, settings.model_file, progress)
     data_summary = {
         "rows_read": prepared.rows_read,
         "rows_rejected": prepared.rows_rejected,
@@ -65,7 +65,7 @@ def run(
     evaluated = evaluate.run(
         config.evaluation,
         settings.model_file,
-        settings.test_csv,
+        settings.test_table,
         settings.metrics_json,
         settings.figures_dir,
         extra={"data": data_summary, "model_kind": config.model.kind},

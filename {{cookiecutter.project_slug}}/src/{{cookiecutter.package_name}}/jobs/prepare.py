@@ -1,15 +1,22 @@
-"""Validate raw customers at the boundary, quarantine bad rows, and split train/test."""
+"""Validate raw customers at the boundary, quarantine bad rows, and split train/test.
+
+The source streams through in chunks (``validation.chunk_rows``): memory stays at one chunk
+whether the table has ten thousand rows or ten million.
+"""
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from ..configs import SplitConfig, ValidationConfig
 from ..core import schema
 from ..core.validation import validate_customers
-from ..io.datasets import iter_raw_chunks, write_table
+from ..io.datasets import TableWriter, iter_raw_chunks
+
+#: Resolution of the split: a row is in the test set when its hash bucket is below the share.
+BUCKETS = 1_000_000
 
 
 class DataContractError(RuntimeError):
@@ -29,45 +36,54 @@ class PrepareResult:
 def run(
     source: Path,
     quarantine: Path,
-    train_csv: Path,
-    test_csv: Path,
+    train_table: Path,
+    test_table: Path,
     validation: ValidationConfig,
     split: SplitConfig,
 ) -> PrepareResult:
-    """Read ``source`` in chunks; good rows are split, bad rows land in ``quarantine``."""
-    valid, rejected, rows_read = _validate_source(source, validation.chunk_rows)
-    # The quarantine file is always written, so an empty one proves the check ran.
-    write_table(rejected, quarantine)
-    _check_rejected_share(rows_read, len(rejected), quarantine, validation)
-    train, test = _split(valid, split)
-    write_table(train, train_csv)
-    write_table(test, test_csv)
+    """Valid rows of ``source`` go to train or test, bad rows (with reasons) to ``quarantine``."""
+    rows_read = 0
+    # The quarantine file is written even when the run stops: it says why.
+    with (
+        TableWriter(quarantine, keep_on_error=True) as rejected,
+        TableWriter(train_table) as train,
+        TableWriter(test_table) as test,
+    ):
+        for chunk in iter_raw_chunks(source, validation.chunk_rows):
+            # Line numbers count the header as line 1, as an editor shows them.
+            result = validate_customers(chunk, first_line=rows_read + 2)
+            rejected.write(result.rejected)
+            in_test = in_test_split(result.valid[schema.ID_COLUMN], split)
+            train.write(result.valid[~in_test])
+            test.write(result.valid[in_test])
+            rows_read += len(chunk)
+        _check_rejected_share(source, rows_read, rejected.rows, quarantine, validation)
     return PrepareResult(
         rows_read=rows_read,
-        rows_valid=len(valid),
-        rows_rejected=len(rejected),
+        rows_valid=train.rows + test.rows,
+        rows_rejected=rejected.rows,
         quarantine=quarantine,
-        train_rows=len(train),
-        test_rows=len(test),
+        train_rows=train.rows,
+        test_rows=test.rows,
     )
 
 
-def _validate_source(source: Path, chunk_rows: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    valid, rejected, rows_read = [], [], 0
-    for chunk in iter_raw_chunks(source, chunk_rows):
-        # Line numbers count the header as line 1, as an editor shows them.
-        result = validate_customers(chunk, first_line=rows_read + 2)
-        valid.append(result.valid)
-        rejected.append(result.rejected)
-        rows_read += len(chunk)
-    if not valid:
-        raise DataContractError(f"{source} has no rows")
-    return pd.concat(valid, ignore_index=True), pd.concat(rejected, ignore_index=True), rows_read
+def in_test_split(customer_ids: pd.Series, config: SplitConfig) -> np.ndarray:
+    """Each customer's side of the split, from a seeded hash of its id.
+
+    The same customer always lands on the same side, whatever the chunk size, the file order
+    or the number of rows, so the split streams and a customer never leaks into both sides.
+    """
+    salted = customer_ids.astype(str) + f"|{config.seed}"
+    buckets = pd.util.hash_pandas_object(salted, index=False).to_numpy() % BUCKETS
+    return buckets < config.test_size * BUCKETS
 
 
 def _check_rejected_share(
-    rows_read: int, rows_rejected: int, quarantine: Path, config: ValidationConfig
+    source: Path, rows_read: int, rows_rejected: int, quarantine: Path, config: ValidationConfig
 ) -> None:
+    if rows_read == 0:
+        raise DataContractError(f"{source} has no rows")
     share = rows_rejected / rows_read
     if rows_rejected == rows_read or share > config.max_rejected_share:
         raise DataContractError(
@@ -75,12 +91,3 @@ def _check_rejected_share(
             f"above validation.max_rejected_share={config.max_rejected_share:.1%}; "
             f"the rows and reasons are in {quarantine}"
         )
-
-
-def _split(valid: pd.DataFrame, config: SplitConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    labels = valid[schema.TARGET]
-    stratify = labels if labels.value_counts().min() >= 2 else None
-    train, test = train_test_split(
-        valid, test_size=config.test_size, random_state=config.seed, stratify=stratify
-    )
-    return train.reset_index(drop=True), test.reset_index(drop=True)

@@ -34,7 +34,7 @@ def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
 
     ``run_key`` (e.g. an Airflow data interval) makes a retry reuse its first registration.
     """
-    source = settings.input_csv or settings.raw_csv
+    source = settings.input_csv or settings.raw_table
     model = load_model(settings.model_file)
     classifier = model.named_steps["classifier"]
     training_run = tracking.TrainingRun(
@@ -45,12 +45,12 @@ def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
             "data_path": str(source),
             # The same digest DVC records for the file in dvc.lock: the data version.
             "data_md5": file_md5(source),
-            "train_md5": file_md5(settings.train_csv),
+            "train_md5": file_md5(settings.train_table),
             "git_commit": git_commit(),
             "model_kind": config.model.kind,
         },
         artifacts=[settings.metrics_json, *sorted(settings.figures_dir.glob("*.png"))],
-        input_example=read_customers(settings.test_csv)[list(INPUT_COLUMNS)].head(EXAMPLE_ROWS),
+        input_example=read_customers(settings.test_table)[list(INPUT_COLUMNS)].head(EXAMPLE_ROWS),
         pip_requirements=pinned(
             MODEL_REQUIREMENTS + tuple(getattr(classifier, "extra_requirements", ()))
         ),

@@ -21,18 +21,18 @@ class TrainResult:
 
 
 def run(
-    config: ModelConfig, train_csv: Path, model_file: Path, progress: bool = True
+    config: ModelConfig, train_table: Path, model_file: Path, progress: bool = True
 ) -> TrainResult:
-    """Train on ``train_csv`` and write the fitted pipeline to ``model_file``."""
+    """Train on ``train_table`` and write the fitted pipeline to ``model_file``."""
 {%- if cookiecutter|layer_enabled("training") %}
     if config.kind == "tabular_net":
         from . import train_net  # torch loads only for the model kind that needs it
 
-        return train_net.run(config, train_csv, model_file, progress)
+        return train_net.run(config, train_table, model_file, progress)
 {%- endif %}
     if not Launch.from_env().is_main:  # under torchrun, scikit-learn trains on rank 0 alone
         return TrainResult(rows=0, kind=config.kind, model=model_file)
-    customers = read_customers(train_csv)
+    customers = read_customers(train_table)
     features, labels = customers[list(INPUT_COLUMNS)], churn_labels(customers)
     model = build_model(config)
     with tqdm(total=None, desc=f"train {config.kind}", unit="step", disable=not progress) as bar:
