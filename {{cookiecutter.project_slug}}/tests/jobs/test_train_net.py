@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -122,6 +123,17 @@ def test_early_stopping_keeps_the_best_epoch(prepared):
     assert len(history) < 40
     best = min(history, key=lambda record: record["valid_loss"])
     assert best["epoch"] == len(history) - 2  # then two epochs without improvement
+
+
+def test_the_training_table_is_encoded_the_same_whatever_the_chunk_size(prepared):
+    _, whole = train_net.encode_table(prepared.train_table, chunk_rows=100_000)
+    _, chunked = train_net.encode_table(prepared.train_table, chunk_rows=97)
+
+    assert (chunked.categories == whole.categories).all()
+    assert np.allclose(chunked.numbers, whole.numbers, atol=1e-5)
+    assert (chunked.labels == whole.labels).all()
+    assert whole.categories.dtype == np.int32  # compact: about 70 bytes a row in all
+    assert len(whole.labels) == len(read_customers(prepared.train_table))
 
 
 def test_device_choice_falls_back_to_the_cpu_and_names_a_missing_device():

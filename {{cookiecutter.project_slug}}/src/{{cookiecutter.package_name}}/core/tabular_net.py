@@ -7,6 +7,7 @@ skops store it like the baseline, and evaluation, the registry and serving treat
 """
 
 import hashlib
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
+from . import schema
 from .features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 #: Rows scored at once: bounds the memory of predict_proba on millions of rows.
@@ -21,7 +23,11 @@ SCORING_BATCH = 65_536
 
 
 class TabularEncoder:
-    """Categories to indices (0: a value not seen in training), numbers to standard scores."""
+    """Categories to indices (0: a value outside the contract), numbers to standard scores.
+
+    The vocabularies are the data contract's allowed values and the numbers' mean and spread
+    add up chunk by chunk, so fitting streams: it never needs the whole table in memory.
+    """
 
     def __init__(self, vocabularies: dict[str, list[str]], centre: list[float], scale: list[float]):
         self.vocabularies = vocabularies
@@ -29,23 +35,29 @@ class TabularEncoder:
         self.scale = np.asarray(scale, dtype="float32")
 
     @classmethod
-    def fit(cls, features: pd.DataFrame) -> "TabularEncoder":
-        vocabularies = {
-            column: sorted(features[column].astype(str).unique()) for column in CATEGORICAL_FEATURES
-        }
-        numbers = features[list(NUMERIC_FEATURES)].astype("float64")
-        centre = numbers.median()
-        scale = (numbers.fillna(centre) - centre).std().replace(0.0, 1.0).fillna(1.0)
-        return cls(vocabularies, centre.tolist(), scale.tolist())
+    def fit(cls, chunks: Iterable[pd.DataFrame]) -> "TabularEncoder":
+        """Fit on model features, given as one frame or a stream of chunks."""
+        count = np.zeros(len(NUMERIC_FEATURES))
+        total, squares = np.zeros_like(count), np.zeros_like(count)
+        for chunk in [chunks] if isinstance(chunks, pd.DataFrame) else chunks:
+            numbers = chunk[list(NUMERIC_FEATURES)].to_numpy(dtype="float64")
+            present = ~np.isnan(numbers)
+            count += present.sum(axis=0)
+            total += np.where(present, numbers, 0.0).sum(axis=0)
+            squares += np.where(present, numbers**2, 0.0).sum(axis=0)
+        centre = total / np.maximum(count, 1)
+        spread = np.sqrt(np.maximum(squares / np.maximum(count, 1) - centre**2, 0.0))
+        vocabularies = {column: list(schema.CATEGORIES[column]) for column in CATEGORICAL_FEATURES}
+        return cls(vocabularies, centre.tolist(), np.where(spread > 0, spread, 1.0).tolist())
 
     def transform(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(category indices as int64, standardised numbers as float32), one row per customer."""
+        """(category indices as int32, standardised numbers as float32), one row per customer."""
         categories = np.column_stack(
             [
                 pd.Categorical(features[column].astype(str), categories=vocabulary).codes + 1
                 for column, vocabulary in self.vocabularies.items()
             ]
-        ).astype("int64")
+        ).astype("int32")
         numbers = features[list(NUMERIC_FEATURES)].to_numpy(dtype="float32")
         numbers = np.where(np.isnan(numbers), self.centre, numbers)
         return categories, ((numbers - self.centre) / self.scale).astype("float32")

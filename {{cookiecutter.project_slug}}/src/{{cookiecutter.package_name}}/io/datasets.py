@@ -103,6 +103,22 @@ def read_customers(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values={"TotalCharges": [""]})
 
 
+def iter_customers(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A validated (typed) customer table in chunks: memory stays at one chunk."""
+    if is_parquet(path):
+        yield from parquet_module(path).iter_table(path, chunk_rows, PARQUET_COLUMNS)
+        return
+    columns = pd.read_csv(path, nrows=0).columns
+    dtypes = {column: TYPED_COLUMNS.get(column, "string") for column in columns}
+    yield from pd.read_csv(
+        path,
+        dtype=dtypes,
+        keep_default_na=False,
+        na_values={"TotalCharges": [""]},
+        chunksize=chunk_rows,
+    )
+
+
 def is_parquet(path: Path) -> bool:
     return path.suffix == ".parquet"
 

@@ -12,7 +12,10 @@ from ..core.features import churn_labels
 from ..core.metrics import classification_metrics
 from ..core.schema import INPUT_COLUMNS
 from ..io import plots
-from ..io.datasets import load_model, read_customers, write_json
+from ..io.datasets import iter_customers, load_model, write_json
+
+#: Rows scored at once: the test table never has to fit in memory.
+SCORE_CHUNK_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -32,13 +35,11 @@ def run(
 ) -> EvaluateResult:
     """Evaluate ``model_file`` on ``test_table``; ``extra`` is stored beside the metrics."""
     model = load_model(model_file)
-    customers = read_customers(test_table)
-    features, labels = customers[list(INPUT_COLUMNS)], churn_labels(customers).to_numpy()
-    scores = model.predict_proba(features)[:, 1]
+    labels, scores, sample = _score(model, test_table, config.importance_rows)
     metrics = classification_metrics(
         labels, scores, config.false_positive_cost, config.false_negative_cost, config.top_fraction
     )
-    importance = _importance(model, features, labels, config)
+    importance = _importance(model, sample, labels[: len(sample)], config)
     metrics["feature_importance"] = {name: round(float(v), 6) for name, v in importance.items()}
     write_json({**metrics, **(extra or {})}, metrics_json)
     figures = [
@@ -52,6 +53,23 @@ def run(
         plots.plot_importance(importance, figures_dir / "feature_importance.png"),
     ]
     return EvaluateResult(metrics=metrics, metrics_json=metrics_json, figures=figures)
+
+
+def _score(
+    model, test_table: Path, sample_rows: int
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Labels and churn scores of the whole table, read in chunks; its first rows as a sample."""
+    labels, scores, sample = [], [], []
+    for chunk in iter_customers(test_table, SCORE_CHUNK_ROWS):
+        features = chunk[list(INPUT_COLUMNS)]
+        labels.append(churn_labels(chunk).to_numpy())
+        scores.append(model.predict_proba(features)[:, 1])
+        if sum(len(part) for part in sample) < sample_rows:
+            sample.append(features)
+    if not labels:
+        raise ValueError(f"{test_table} has no rows to evaluate")
+    first_rows = pd.concat(sample).head(sample_rows).reset_index(drop=True)
+    return np.concatenate(labels), np.concatenate(scores), first_rows
 
 
 def _importance(

@@ -16,10 +16,10 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.distributed as dist
 from sklearn.metrics import roc_auc_score
@@ -38,11 +38,13 @@ from ..core.features import NUMERIC_FEATURES, build_features, churn_labels
 from ..core.models import with_features
 from ..core.schema import INPUT_COLUMNS
 from ..core.tabular_net import TabularEncoder, TabularNet, TabularNetClassifier
-from ..io.datasets import read_customers, save_model
+from ..io.datasets import iter_customers, save_model
 from .launch import Launch
 from .train import TrainResult
 
 CHECKPOINT = "tabular_net.pt"
+#: Rows read at once while encoding the training table.
+READ_CHUNK_ROWS = 200_000
 #: Called after each epoch with its record (tests use it to interrupt a run).
 EpochHook = Callable[[dict], None]
 
@@ -83,24 +85,50 @@ def run(
     # Under torchrun the group forms once every rank arrives, so rank 0 has finished preparing
     # the data before any rank reads it.
     with process_group(launch, device):
-        customers = read_customers(train_table)
-        features = build_features(customers[list(INPUT_COLUMNS)])
-        labels, checkpoints = churn_labels(customers), model_file.parent / "checkpoints"
+        encoder, table = encode_table(train_table)
+        checkpoints = model_file.parent / "checkpoints"
         classifier = train_net(
-            config, features, labels, device, launch, checkpoints, progress, on_epoch
+            config, encoder, table, device, launch, checkpoints, progress, on_epoch
         )
     if launch.is_main:
         save_model(with_features(classifier), model_file)
     if launch.world_size > 1:
         rank = f"rank {launch.rank} of {launch.world_size}"
         print(f"{rank}: weights sha256 {classifier.weights_digest()}", file=sys.stderr)
-    return TrainResult(rows=len(customers), kind=config.kind, model=model_file)
+    return TrainResult(rows=len(table.labels), kind=config.kind, model=model_file)
+
+
+@dataclass(frozen=True)
+class EncodedTable:
+    """A training table as the network reads it: compact arrays, no pandas strings."""
+
+    categories: np.ndarray  # int32, one column per categorical feature
+    numbers: np.ndarray  # float32, standardised
+    labels: np.ndarray  # float32, 1.0 = churned
+
+
+def encode_table(
+    path: Path, chunk_rows: int = READ_CHUNK_ROWS
+) -> tuple[TabularEncoder, EncodedTable]:
+    """Two passes over the table in chunks: fit the encoder, then encode each chunk.
+
+    Memory is the encoded arrays (about 70 bytes a row) plus one chunk, not the whole table.
+    """
+
+    def chunks():  # read twice rather than held: the table may not fit in memory
+        for chunk in iter_customers(path, chunk_rows):
+            yield build_features(chunk[list(INPUT_COLUMNS)]), churn_labels(chunk)
+
+    encoder = TabularEncoder.fit(features for features, _ in chunks())
+    parts = [(*encoder.transform(x), y.to_numpy("float32")) for x, y in chunks()]
+    categories, numbers, labels = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return encoder, EncodedTable(categories, numbers, labels)
 
 
 def train_net(
     config: ModelConfig,
-    features: pd.DataFrame,
-    labels: pd.Series,
+    encoder: TabularEncoder,
+    table: EncodedTable,
     device: torch.device,
     launch: Launch,
     checkpoint_dir: Path,
@@ -110,7 +138,7 @@ def train_net(
     """Fit on model features; every rank returns the same classifier (the best epoch's)."""
     net_config = config.tabular_net
     seed_everything(config.seed, device)
-    encoder, train, valid = _datasets(features, labels, net_config, config.seed)
+    train, valid = _datasets(table, net_config, config.seed)
     net = TabularNet(
         encoder.cardinalities, len(NUMERIC_FEATURES), net_config.hidden, net_config.dropout
     ).to(device)
@@ -156,20 +184,17 @@ def seed_everything(seed: int, device: torch.device) -> None:
 
 
 def _datasets(
-    features: pd.DataFrame, labels: pd.Series, config: TabularNetConfig, seed: int
-) -> tuple[TabularEncoder, TensorDataset, TensorDataset]:
-    """Encoder fitted on the training part; a seeded validation share held out for stopping."""
-    order = np.random.default_rng(seed).permutation(len(features))
-    held = max(1, int(len(features) * config.validation_share))
-    valid_rows, train_rows = order[:held], order[held:]
-    encoder = TabularEncoder.fit(features.iloc[train_rows])
+    table: EncodedTable, config: TabularNetConfig, seed: int
+) -> tuple[TensorDataset, TensorDataset]:
+    """A seeded validation share held out for early stopping; the rest to train on."""
+    order = np.random.default_rng(seed).permutation(len(table.labels))
+    held = max(1, int(len(order) * config.validation_share))
 
     def tensors(rows: np.ndarray) -> TensorDataset:
-        categories, numbers = encoder.transform(features.iloc[rows])
-        target = labels.to_numpy()[rows].astype("float32")
-        return TensorDataset(*(torch.from_numpy(a) for a in (categories, numbers, target)))
+        arrays = (table.categories[rows], table.numbers[rows], table.labels[rows])
+        return TensorDataset(*(torch.from_numpy(array) for array in arrays))
 
-    return encoder, tensors(train_rows), tensors(valid_rows)
+    return tensors(order[held:]), tensors(order[:held])
 
 
 def _fingerprint(config: TabularNetConfig, seed: int, train: TensorDataset) -> str:
