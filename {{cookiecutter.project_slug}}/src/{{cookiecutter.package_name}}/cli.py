@@ -145,8 +145,6 @@ def run_command(
 {%- if cookiecutter|layer_enabled("tracking") %}
     if register:
         register_command(config)
-{%- endif %}
-{%- if cookiecutter|layer_enabled("tracking") %}
 
 
 @app.command("register")

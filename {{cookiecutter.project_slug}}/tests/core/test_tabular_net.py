@@ -26,13 +26,13 @@ def features(customers: pd.DataFrame) -> pd.DataFrame:
 
 def untrained(features: pd.DataFrame) -> TabularNetClassifier:
     torch.manual_seed(0)
-    encoder = TabularEncoder.fit(features)
+    encoder = TabularEncoder.fit([features])
     net = TabularNet(encoder.cardinalities, len(NUMERIC_FEATURES), (16,), 0.0)
     return TabularNetClassifier.from_trained(encoder, net, (16,), 0.0, history=[])
 
 
 def test_unseen_categories_map_to_zero_and_blanks_to_the_median(features):
-    encoder = TabularEncoder.fit(features)
+    encoder = TabularEncoder.fit([features])
     odd = features.head(1).copy()
     odd["Contract"] = "Three year"
     odd["TotalCharges"] = np.nan
@@ -45,7 +45,7 @@ def test_unseen_categories_map_to_zero_and_blanks_to_the_median(features):
 
 
 def test_the_network_gives_one_logit_per_row(features):
-    encoder = TabularEncoder.fit(features)
+    encoder = TabularEncoder.fit([features])
     categories, numbers = encoder.transform(features)
     net = TabularNet(encoder.cardinalities, numbers.shape[1], (32, 16), 0.1)
 

@@ -36,10 +36,10 @@ class TabularEncoder:
 
     @classmethod
     def fit(cls, chunks: Iterable[pd.DataFrame]) -> "TabularEncoder":
-        """Fit on model features, given as one frame or a stream of chunks."""
+        """Fit on model features, given as a stream of chunks (one frame: ``[features]``)."""
         count = np.zeros(len(NUMERIC_FEATURES))
         total, squares = np.zeros_like(count), np.zeros_like(count)
-        for chunk in [chunks] if isinstance(chunks, pd.DataFrame) else chunks:
+        for chunk in chunks:
             numbers = chunk[list(NUMERIC_FEATURES)].to_numpy(dtype="float64")
             present = ~np.isnan(numbers)
             count += present.sum(axis=0)

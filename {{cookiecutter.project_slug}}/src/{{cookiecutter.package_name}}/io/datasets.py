@@ -98,9 +98,7 @@ def read_customers(path: Path) -> pd.DataFrame:
     """A validated (typed) customer table written by the prepare job."""
     if is_parquet(path):
         return parquet_module(path).read_table(path, PARQUET_COLUMNS)
-    columns = pd.read_csv(path, nrows=0).columns
-    dtypes = {column: TYPED_COLUMNS.get(column, "string") for column in columns}
-    return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values={"TotalCharges": [""]})
+    return _read_typed_csv(path)
 
 
 def iter_customers(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -108,9 +106,14 @@ def iter_customers(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     if is_parquet(path):
         yield from parquet_module(path).iter_table(path, chunk_rows, PARQUET_COLUMNS)
         return
+    yield from _read_typed_csv(path, chunk_rows)
+
+
+def _read_typed_csv(path: Path, chunk_rows: int | None = None):
+    """A validated CSV in its types: the whole frame, or an iterator of ``chunk_rows`` chunks."""
     columns = pd.read_csv(path, nrows=0).columns
     dtypes = {column: TYPED_COLUMNS.get(column, "string") for column in columns}
-    yield from pd.read_csv(
+    return pd.read_csv(
         path,
         dtype=dtypes,
         keep_default_na=False,

@@ -39,10 +39,14 @@ def iter_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 def iter_table(path: Path, chunk_rows: int, dtypes: dict[str, str]) -> Iterator[pd.DataFrame]:
     """A table in chunks, its columns in the given dtypes."""
     for chunk in iter_chunks(path, chunk_rows):
-        yield chunk.astype({column: dtypes.get(column, "string") for column in chunk.columns})
+        yield _typed(chunk, dtypes)
 
 
 def read_table(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
-    """A whole table, its columns in the given dtypes (other text as pandas strings)."""
-    frame = pq.read_table(path).to_pandas()
+    """A whole table, its columns in the given dtypes."""
+    return _typed(pq.read_table(path).to_pandas(), dtypes)
+
+
+def _typed(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
+    """Columns in the given dtypes; any column not named there is text."""
     return frame.astype({column: dtypes.get(column, "string") for column in frame.columns})

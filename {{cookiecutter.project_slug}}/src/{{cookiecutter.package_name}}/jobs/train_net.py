@@ -225,7 +225,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.dtype == torch.float16)
         self.loss = torch.nn.BCEWithLogitsLoss()
         self.epoch, self.best_loss, self.bad_epochs = 0, float("inf"), 0
-        self.best_weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        self.best_weights = self._snapshot()
         self.history: list[dict] = []
 
     def batches(self, data: TensorDataset, epoch: int) -> DataLoader:
@@ -261,7 +261,7 @@ class Trainer:
         self.epoch = epoch
         if valid_loss < self.best_loss - 1e-6:
             self.best_loss, self.bad_epochs = valid_loss, 0
-            self.best_weights = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+            self.best_weights = self._snapshot()
         else:
             self.bad_epochs += 1
         record = {
@@ -297,6 +297,10 @@ class Trainer:
 
     def should_stop(self) -> bool:
         return self.bad_epochs >= self.config.patience
+
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        """A copy of the current weights (the best epoch's are kept this way)."""
+        return {name: value.detach().clone() for name, value in self.net.state_dict().items()}
 
     def restore_best(self) -> None:
         self.net.load_state_dict(self.best_weights)
