@@ -51,8 +51,13 @@ CASES = [
     ),
     ("stage1-with-dvc", {"layer_data": "on"}, "customer_churn"),
     (
-        "stage2-training-scale",
-        {"maturity_stage": "2", "layer_training": "on", "layer_scale": "on"},
+        "stage2-training-serving-scale",
+        {
+            "maturity_stage": "2",
+            "layer_training": "on",
+            "layer_serving": "on",
+            "layer_scale": "on",
+        },
         "customer_churn",
     ),
     ("stage1-with-training", {"layer_training": "on"}, "customer_churn"),
@@ -199,10 +204,20 @@ def test_unbuilt_stages_are_refused_naming_what_is_missing(tmp_path, stage):
 
 
 def test_unbuilt_layer_switched_on_is_refused(tmp_path):
+    layer = layer_manifest.unbuilt(MANIFEST, list(MANIFEST["layers"]))[0]
+
+    result = bake(tmp_path / "out", **{layer_manifest.switch_name(layer): "on"})
+
+    assert result.returncode != 0
+    assert f"not built yet: {layer}" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_serving_without_tracking_is_refused(tmp_path):
     result = bake(tmp_path / "out", layer_serving="on")
 
     assert result.returncode != 0
-    assert "not built yet: serving" in result.stderr
+    assert "layer_serving needs layer(s) tracking" in result.stderr
     assert list((tmp_path / "out").iterdir()) == []
 
 

@@ -5,9 +5,9 @@ import pytest
 from conftest import bake_ok, run_project_tests
 from test_bake import CASES
 
-#: The widest bake runs its whole suite (notebook, MLflow server, torchrun); the others skip
-#: `slow` tests.
-FULL_SUITE = "stage2-training-scale"
+#: The widest bake runs its whole suite (notebook, MLflow server, torchrun, uvicorn); the others
+#: skip `slow` tests.
+FULL_SUITE = "stage2-training-serving-scale"
 
 
 @pytest.mark.integration

@@ -173,3 +173,50 @@ def register_command(
     note = " (already registered for this run key)" if entry.reused else ""
     typer.echo(f"registered {entry.name} version {entry.version} as @{entry.alias}{note}")
 {%- endif %}
+{%- if cookiecutter|layer_enabled("serving") %}
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request (slower).")] = False,
+) -> None:
+    """Run the prediction server (uvicorn); see /docs for its routes.
+
+    It serves models:/<name>@champion, or an exported copy (SERVE_MODEL_DIR); keys, limits, the
+    prediction log come from the environment with the {{ cookiecutter.package_name|upper }}_ prefix.
+    """
+    import uvicorn
+
+    uvicorn.run(
+        "{{ cookiecutter.package_name }}.serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+    )
+
+
+@app.command("export")
+@clear_errors
+def export_command(
+    alias: Annotated[str, typer.Option(help="Registry alias to export.")] = "champion",
+    to: Annotated[Path, typer.Option(help="Folder to write.")] = Path("models/exported"),
+) -> None:
+    """Copy a registered version out of the registry, for a server without one (offline).
+
+    Serve it with {{ cookiecutter.package_name|upper }}_SERVE_MODEL_DIR=<folder> make serve.
+    """
+    from .io.tracking import TrackingError
+    from .jobs import export
+
+    try:
+        entry = export.run(Settings(), alias, to)
+    except TrackingError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"exported {entry.name} version {entry.version} (@{alias}) to {to}")
+{%- endif %}

@@ -7,6 +7,9 @@ what the jobs do lives in the typed configs instead.
 from pathlib import Path
 from typing import Literal
 
+{% if cookiecutter|layer_enabled("serving") -%}
+from pydantic import Field, SecretStr
+{% endif -%}
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.package_name|upper }}_"
@@ -35,6 +38,22 @@ class Settings(BaseSettings):
     experiment_name: str = "{{ cookiecutter.project_slug }}"
     #: The registry name: serving and promotion load ``models:/<name>@champion``.
     registered_model_name: str = "{{ cookiecutter.project_slug }}"
+{%- endif %}
+{%- if cookiecutter|layer_enabled("serving") %}
+
+    #: The prediction server serves ``models:/<registered_model_name>@<serve_alias>`` ...
+    serve_alias: str = "champion"
+    #: ... unless this names a copy made by `export` (offline: no registry needed).
+    serve_model_dir: Path | None = None
+    #: When set, prediction routes need the header ``X-API-Key: <key>``.
+    serve_api_key: SecretStr | None = None
+    #: Admin routes (reload) need ``Authorization: Bearer <token>``; unset, they are disabled.
+    serve_admin_token: SecretStr | None = None
+    serve_max_batch_rows: int = Field(10_000, gt=0)
+    serve_max_body_bytes: int = Field(8 * 2**20, gt=0)
+    #: One JSON line per prediction, for monitoring; rotated by size and by day.
+    prediction_log_dir: Path | None = Path("logs/predictions")
+    prediction_log_max_bytes: int = Field(100 * 2**20, gt=0)
 {%- endif %}
 
     @property

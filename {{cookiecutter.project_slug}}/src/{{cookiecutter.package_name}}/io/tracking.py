@@ -42,6 +42,8 @@ class RegisteredModel:
     alias: str
     run_id: str
     model_uri: str
+    #: The MD5 of the raw data the version was trained on (its DVC data version), if recorded.
+    data_md5: str = ""
     #: True when a retry with the same run key found the version registered the first time.
     reused: bool = False
 
@@ -172,6 +174,31 @@ def export_model(settings: Settings, alias: str, destination: Path) -> Path:
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
 
 
+def load_version(
+    settings: Settings, alias: str | None = None, version: str | None = None
+) -> tuple[Pipeline, RegisteredModel]:
+    """The fitted pipeline of one registered version (by number, else by alias) and its entry."""
+    client = connect(settings)
+    name = settings.registered_model_name
+    version = version or _alias_version(client, name, alias or CHAMPION)
+    if version is None:
+        raise TrackingError(f"no version of {name!r} has alias {alias!r}")
+    try:
+        entry = _describe(client, name, version)
+        # By number, not alias: the alias may move between reading it and loading.
+        return mlflow.sklearn.load_model(entry.model_uri), entry
+    except MlflowException as error:
+        raise TrackingError(f"cannot load {name} version {version}: {error}") from error
+
+
+def load_exported(folder: Path) -> Pipeline:
+    """The fitted pipeline of a folder written by ``export_model`` (no registry needed)."""
+    try:
+        return mlflow.sklearn.load_model(str(folder))
+    except MlflowException as error:
+        raise TrackingError(f"cannot load the model in {folder}: {error}") from error
+
+
 def describe(settings: Settings, alias: str = CHAMPION) -> RegisteredModel:
     """Name, version, run and URI of the version behind ``alias``."""
     client = connect(settings)
@@ -225,5 +252,6 @@ def _describe(
         alias=aliases[0],
         run_id=details.run_id,
         model_uri=f"models:/{name}/{version}",
+        data_md5=details.tags.get("data_md5", ""),
         reused=reused,
     )

@@ -1,0 +1,69 @@
+"""The FastAPI application: ``create_app()`` wires settings, model, log, metrics and routes.
+
+Run it with ``make serve`` or ``{{ cookiecutter.project_slug }} serve`` (uvicorn on 127.0.0.1).
+Behind a load balancer or on Kubernetes: the container image and a Deployment with readiness on
+``/ready`` and liveness on ``/health`` (the infra layer).
+"""
+
+import asyncio
+import contextlib
+from contextlib import asynccontextmanager
+from types import SimpleNamespace
+
+from fastapi import FastAPI
+
+from ..io.prediction_log import PredictionLog
+from ..settings import Settings
+from . import schemas
+from .errors import install_handlers
+from .loader import ModelLoadError, ModelSlot
+from .metrics import Metrics
+from .middleware import RequestContext
+from .routes import compat, operations, predictions
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The server for ``settings`` (from the environment and .env when not given)."""
+    settings = settings or Settings()
+    metrics = Metrics()
+    app = FastAPI(
+        title={{ (cookiecutter.project_name ~ " prediction server")|jsonify }},
+        description="Churn probabilities from the registered model, with a prediction log.",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.slot = ModelSlot(settings, metrics)
+    app.state.decoders = SimpleNamespace(
+        customer=schemas.customer_decoder(),
+        batch=schemas.batch_decoder(settings.serve_max_batch_rows),
+        records=schemas.records_type(settings.serve_max_batch_rows),
+    )
+    log_dir = settings.prediction_log_dir
+    app.state.prediction_log = (
+        PredictionLog(log_dir, settings.prediction_log_max_bytes) if log_dir else None
+    )
+    install_handlers(app)
+    for routes in (predictions, compat, operations):
+        app.include_router(routes.router)
+    app.add_middleware(
+        RequestContext, metrics=metrics, max_body_bytes=settings.serve_max_body_bytes
+    )
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Start answering at once (live, not ready) and load the model in the background."""
+    loading = asyncio.create_task(_first_load(app))
+    yield
+    loading.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loading
+    if app.state.prediction_log is not None:
+        app.state.prediction_log.close()
+
+
+async def _first_load(app: FastAPI) -> None:
+    with contextlib.suppress(ModelLoadError):  # the slot keeps the reason; /ready shows it
+        await app.state.slot.load()

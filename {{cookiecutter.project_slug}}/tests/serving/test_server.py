@@ -1,0 +1,155 @@
+"""The server for real: uvicorn on 127.0.0.1, spoken to over HTTP, reloaded under load."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import {{ cookiecutter.package_name }}
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+START_POLLS = 240  # x 0.25 s: the server imports MLflow and loads the model
+CLIENTS = 4
+MAX_REQUESTS = 3_000  # per client: the load is bounded even if a reload never lands
+AFTER_RELOAD = 100  # per client: answers from the new version before a client stops
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A connection per call (keep-alive within a client), JSON in and out."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def call(self, method: str, path: str, body=None, headers=None, connection=None):
+        own = connection or self.connect()
+        payload = None if body is None else json.dumps(body)
+        own.request(method, path, payload, {"Content-Type": "application/json", **(headers or {})})
+        answer = own.getresponse()
+        data = json.loads(answer.read() or b"null")
+        if connection is None:
+            own.close()
+        return answer.status, data
+
+
+@pytest.fixture(scope="module")
+def server(registry, tmp_path_factory):
+    """`serve` in its own process group, over the test registry; stopped by its PID."""
+    folder = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {
+        **os.environ,
+        f"{ENV_PREFIX}MLFLOW_DIR": str(registry.mlflow_dir),
+        f"{ENV_PREFIX}SERVE_ADMIN_TOKEN": "admin-secret",
+        f"{ENV_PREFIX}PREDICTION_LOG_DIR": str(folder / "predictions"),
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    # The package as this test imports it, installed or not, from any working folder.
+    source = str(Path({{ cookiecutter.package_name }}.__file__).parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port)]
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        client = Server(port)
+        wait_ready(client, process, folder / "server.log")
+        yield client
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        log.close()
+
+
+def wait_ready(client: Server, process: subprocess.Popen, log) -> None:
+    for _ in range(START_POLLS):
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if client.call("GET", "/ready")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"not ready:\n{log.read_text()[-3000:]}")
+
+
+def test_http_predictions_equal_the_registered_model(server, records, champion_scores):
+    status, body = server.call("POST", "/invocations", {"dataframe_records": records})
+    one_status, one = server.call("POST", "/predict", records[0])
+
+    assert (status, one_status) == (200, 200)
+    np.testing.assert_allclose(body["predictions"], champion_scores, rtol=0, atol=1e-12)
+    assert one["churn_probability"] == pytest.approx(champion_scores[0, 1], abs=1e-12)
+
+
+def test_a_reload_under_load_fails_no_request_and_switches_versions(server, records):
+    seen: list[list[tuple[int, str]]] = [[] for _ in range(CLIENTS)]
+    reloaded = threading.Event()
+
+    def client(answers: list) -> None:
+        connection, after = server.connect(), 0
+        for i in range(MAX_REQUESTS):
+            status, body = server.call(
+                "POST", "/predict", records[i % len(records)], None, connection
+            )
+            answers.append((status, (body or {}).get("model_version", "")))
+            after += reloaded.is_set() and answers[-1][1] == "2"
+            if after >= AFTER_RELOAD:
+                break
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(answers,)) for answers in seen]
+    for thread in threads:
+        thread.start()
+    while sum(map(len, seen)) < 200:  # the load is on before the reload starts
+        time.sleep(0.01)
+    status, reload = server.call(
+        "POST", "/admin/reload", {"version": "2"}, {"Authorization": "Bearer admin-secret"}
+    )
+    reloaded.set()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    answers = [answer for client_answers in seen for answer in client_answers]
+    assert (status, reload["version"]) == (200, "2")
+    assert Counter(code for code, _ in answers) == {200: len(answers)}  # zero failures
+    for client_answers in seen:  # each client: version 1, then only version 2
+        versions = [version for _, version in client_answers]
+        switch = versions.index("2")
+        assert set(versions[:switch]) == {"1"}
+        assert set(versions[switch:]) == {"2"}
+
+
+def test_a_broken_model_is_refused_over_http_and_the_served_one_keeps_answering(server, records):
+    admin = {"Authorization": "Bearer admin-secret"}
+    before = server.call("GET", "/model")[1]["version"]
+
+    status, refused = server.call("POST", "/admin/reload", {"version": "3"}, admin)
+    answers = [server.call("POST", "/predict", record) for record in records[:50]]
+
+    assert (status, refused["error"]["code"]) == (422, "reload_refused")
+    assert {code for code, _ in answers} == {200}
+    assert {body["model_version"] for _, body in answers} == {before}
