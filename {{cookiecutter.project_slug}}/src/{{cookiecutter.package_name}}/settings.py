@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 {% if cookiecutter|layer_enabled("serving") -%}
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 {% endif -%}
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     #: One JSON line per prediction, for monitoring; rotated by size and by day.
     prediction_log_dir: Path | None = Path("logs/predictions")
     prediction_log_max_bytes: int = Field(100 * 2**20, gt=0)
+
+    @field_validator("prediction_log_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value):
+        return None if value == "" else value  # PREDICTION_LOG_DIR= turns the log off
 {%- endif %}
 
     @property

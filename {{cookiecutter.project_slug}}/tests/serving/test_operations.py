@@ -148,3 +148,11 @@ def test_an_unexpected_failure_is_a_json_500_without_a_traceback(make_client, re
     assert body["request_id"] in body["error"]["message"]
     assert "Traceback" not in answer.text
     assert "TypeError" not in answer.text
+
+
+def test_an_empty_log_folder_setting_turns_the_log_off(monkeypatch):
+    from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
+
+    monkeypatch.setenv(f"{ENV_PREFIX}PREDICTION_LOG_DIR", "")
+
+    assert Settings().prediction_log_dir is None

@@ -132,9 +132,8 @@ class ModelSlot:
                 raise
             self.current = candidate
             self.metrics.reloads["loaded"] += 1
-            self.metrics.model = {
-                k: candidate.describe()[k] for k in ("name", "version", "alias", "scorer")
-            }
+            about = candidate.describe()
+            self.metrics.model = {k: about[k] for k in ("name", "version", "alias", "scorer")}
             log.info(
                 "serving %s version %s (%s)", candidate.name, candidate.version, candidate.source
             )
