@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.core.features import (
 )
 from {{ cookiecutter.package_name }}.core.models import build_model, with_features
 from {{ cookiecutter.package_name }}.core.scoring import (
+    TREE_WALK_ROWS,
     CustomerArrays,
     PipelineScorer,
     UnsupportedModelError,
@@ -298,6 +299,20 @@ def test_max_difference_catches_a_scorer_from_another_model(models, training, ro
     difference = max_difference(scorer, other(training), rows)
 
     assert difference > 1e-3
+
+
+@pytest.mark.parametrize("count", [1, TREE_WALK_ROWS, TREE_WALK_ROWS + 1, 200])
+def test_boosted_trees_walked_in_numpy_or_by_scikit_learn_give_its_exact_scores(
+    models, rows, count
+):
+    model = models["gradient_boosting"]
+    scorer = compile_scorer(model)
+    sample = rows.head(count)
+
+    scores = scorer.score(CustomerArrays.from_frame(sample))
+
+    assert scorer.trees is not None
+    np.testing.assert_array_equal(scores, model.predict_proba(sample)[:, 1])
 
 
 @pytest.mark.parametrize("kind", KINDS)
