@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customer=schemas.customer_decoder(),
         batch=schemas.batch_decoder(settings.serve_max_batch_rows),
         records=schemas.records_type(settings.serve_max_batch_rows),
+        invocation=schemas.invocation_decoder(settings.serve_max_batch_rows),
     )
     log_dir = settings.prediction_log_dir
     app.state.prediction_log = (

@@ -67,6 +67,29 @@ def records_type(max_rows: int) -> Any:
     return Annotated[list[Customer], msgspec.Meta(min_length=1, max_length=max_rows)]
 
 
+def invocation_decoder(max_rows: int) -> msgspec.json.Decoder:
+    """MLflow's scoring body. Rows (dataframe_records, a list of instances or inputs) decode
+    typed in one pass; the column-oriented shapes arrive as plain JSON for a second check."""
+    records, columns = records_type(max_rows), dict[str, list[Any]]
+    split = msgspec.defstruct(
+        "DataframeSplit",
+        [("columns", list[str]), ("data", list[list[Any]]), ("index", list[Any] | None, None)],
+        forbid_unknown_fields=True,
+    )
+    invocation = msgspec.defstruct(
+        "Invocation",
+        [
+            ("dataframe_split", split | None, None),
+            ("dataframe_records", records | None, None),
+            ("instances", records | columns | None, None),
+            ("inputs", records | columns | None, None),
+            ("params", dict[str, Any] | None, None),  # MLflow's inference params: none here
+        ],
+        forbid_unknown_fields=True,
+    )
+    return msgspec.json.Decoder(invocation)
+
+
 def _batch(max_rows: int) -> type:
     return msgspec.defstruct(
         "Batch", [("customers", records_type(max_rows))], forbid_unknown_fields=True

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from ...core import schema
 from ..errors import ApiError, json_response, request_id
 from ..security import ApiKey
-from ..service import convert, model_headers, predict
+from ..service import convert, decode, model_headers, predict
 
 router = APIRouter(tags=["compatible protocols"])
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -30,23 +30,21 @@ def read_document(body: bytes) -> dict:
     return document
 
 
-def mlflow_records(document: dict) -> tuple[object, str]:
-    """The records inside any of MLflow's input shapes, and the field name errors start with."""
-    given = [key for key in MLFLOW_FORMATS if key in document]
+def mlflow_customers(invocation, kind) -> list:
+    """The customers inside any of MLflow's input shapes, checked against the contract."""
+    given = [key for key in MLFLOW_FORMATS if getattr(invocation, key) is not None]
     if len(given) != 1:
         raise ApiError(
             422, "invalid_input", f"body: needs exactly one of {', '.join(MLFLOW_FORMATS)}"
         )
     key = given[0]
-    payload = document[key]
+    payload = getattr(invocation, key)
     if key == "dataframe_split":
-        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-            raise ApiError(422, "invalid_input", "dataframe_split: needs columns and data")
-        columns = payload.get("columns") or []
-        return [_row(columns, row, i) for i, row in enumerate(payload["data"])], f"{key}.data"
+        rows = [_row(payload.columns, row, i) for i, row in enumerate(payload.data)]
+        return convert(rows, kind, f"{key}.data")
     if isinstance(payload, dict):  # column-oriented: {"tenure": [1, 2], ...}
-        return columns_to_records(payload, key), key
-    return payload, key
+        return convert(columns_to_records(payload, key), kind, key)
+    return payload  # rows, already decoded as customers
 
 
 def _row(columns: list, row: object, index: int) -> dict:
@@ -67,9 +65,9 @@ def columns_to_records(columns: dict, field: str) -> list[dict]:
 @router.post("/invocations")
 async def invocations(request: Request, _: ApiKey) -> Response:
     """MLflow's scoring protocol: dataframe_split, dataframe_records, instances or inputs."""
-    records, field = mlflow_records(read_document(await request.body()))
-    customers = convert(records, request.app.state.decoders.records, field)
-    model, scores = predict(request, customers)
+    decoders = request.app.state.decoders
+    invocation = decode(decoders.invocation, await request.body())
+    model, scores = predict(request, mlflow_customers(invocation, decoders.records))
     body = {"predictions": [[1.0 - score, score] for score in scores]}
     return json_response(body, headers=model_headers(model))
 
