@@ -156,3 +156,15 @@ def test_an_empty_log_folder_setting_turns_the_log_off(monkeypatch):
     monkeypatch.setenv(f"{ENV_PREFIX}PREDICTION_LOG_DIR", "")
 
     assert Settings().prediction_log_dir is None
+
+
+def test_openapi_documents_the_contract_for_the_routes_that_read_raw_bodies(client):
+    from {{ cookiecutter.package_name }}.core import schema
+
+    paths = client.get("/openapi.json").json()["paths"]
+
+    body = paths["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert list(body["properties"])[: len(schema.INPUT_COLUMNS)] == list(schema.INPUT_COLUMNS)
+    assert set(body["properties"]["Contract"]["enum"]) == set(schema.CATEGORIES["Contract"])
+    assert body["properties"]["tenure"]["maximum"] == schema.NUMBERS["tenure"][1]
+    assert {"/predict/batch", "/invocations", "/admin/reload", "/metrics"} <= set(paths)
