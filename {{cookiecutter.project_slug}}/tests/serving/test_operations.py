@@ -1,9 +1,12 @@
 """Operations routes and security through FastAPI's TestClient: readiness, metrics, reload, keys."""
 
+import asyncio
+
 import pytest
 from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.io import tracking
+from {{ cookiecutter.package_name }}.serving.errors import ApiError
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer admin-secret"}  # conftest.ADMIN_TOKEN
@@ -168,3 +171,17 @@ def test_openapi_documents_the_contract_for_the_routes_that_read_raw_bodies(clie
     assert set(body["properties"]["Contract"]["enum"]) == set(schema.CATEGORIES["Contract"])
     assert body["properties"]["tenure"]["maximum"] == schema.NUMBERS["tenure"][1]
     assert {"/predict/batch", "/invocations", "/admin/reload", "/metrics"} <= set(paths)
+
+
+def test_a_reload_while_another_runs_is_refused_with_409(client):
+    slot = client.app.state.slot
+
+    async def second_reload():
+        async with slot._loading:  # a first reload is under way
+            return await slot.load()
+
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(second_reload())
+
+    assert (refused.value.status, refused.value.code) == (409, "reload_in_progress")
+    assert client.get("/ready").json()["ready"] is True

@@ -73,7 +73,9 @@ def test_open_inference_protocol_metadata_and_infer(client, records, champion_sc
     answer = client.post(f"/v2/models/{name}/infer", json={"id": "call-1", "inputs": inputs})
 
     assert [item["name"] for item in metadata["inputs"]] == list(records[0])
+    assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
+    assert client.get(f"/v2/models/{name}/ready").json() == {"ready": True}
     assert answer.json()["id"] == "call-1"
     output = answer.json()["outputs"][0]
     np.testing.assert_allclose(output["data"], champion_scores[:5, 1], atol=1e-12)
