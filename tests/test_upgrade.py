@@ -42,21 +42,40 @@ def addable_layer(stage: str) -> str:
 
 
 ADDED = addable_layer(HIGHEST)
+#: Built layers of later stages that a project at the highest built stage can switch on now.
+LATER = [
+    layer
+    for layer, spec in MANIFEST["layers"].items()
+    if spec["built"]
+    and layer not in MANIFEST["stages"][HIGHEST]["layers"]
+    and set(spec["requires"]) <= set(MANIFEST["stages"][HIGHEST]["layers"])
+]
 #: (id, answers baked with, upgrade arguments, answers a fresh bake of the result takes):
-#: every stage path the manifest offers, and one layer switched on in an existing project.
+#: every stage path the manifest offers, one layer switched on in an existing project, and
+#: the later stages' built layers switched on all at once.
 UPGRADES = [
     (f"stage{old}-to-{new}", {"maturity_stage": old}, ["--stage", new], {"maturity_stage": new})
     for old in BUILT_STAGES
     for new in BUILT_STAGES
     if int(old) < int(new)
-] + [
+]
+UPGRADES.append(
     (
         f"stage{HIGHEST}-add-{ADDED}",
         {"maturity_stage": HIGHEST, f"layer_{ADDED}": "off"},
         ["--layers", ADDED],
         {"maturity_stage": HIGHEST, f"layer_{ADDED}": "on"},
     )
-]
+)
+if LATER:
+    UPGRADES.append(
+        (
+            f"stage{HIGHEST}-add-{'-'.join(LATER)}",
+            {"maturity_stage": HIGHEST},
+            ["--layers", ",".join(LATER)],
+            {"maturity_stage": HIGHEST, **{f"layer_{layer}": "on" for layer in LATER}},
+        )
+    )
 IDS = [case[0] for case in UPGRADES]
 PACKAGE = "customer_churn"
 CONFLICT = re.compile(rb"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
