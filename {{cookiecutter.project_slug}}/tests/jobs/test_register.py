@@ -113,10 +113,12 @@ def test_logged_model_has_signature_example_and_explicit_requirements(registry, 
     model = tracking.load_model(settings)
 
     inputs = model.metadata.get_input_schema().input_names()
-    exported = tracking.export_model(settings, tracking.CHAMPION, tmp_path / "champion")
+    entry = tracking.export_model(settings, tracking.CHAMPION, tmp_path / "champion")
+    exported = tmp_path / "champion"
     requirements = (exported / "requirements.txt").read_text().splitlines()
 
     assert inputs == list(INPUT_COLUMNS)
+    assert entry.version == tracking.describe(settings).version
     assert model.metadata.saved_input_example_info is not None
     assert any(line.startswith("scikit-learn==") for line in requirements)
     assert any(line.startswith("skops==") for line in requirements)

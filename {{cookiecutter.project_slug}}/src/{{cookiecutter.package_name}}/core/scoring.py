@@ -36,6 +36,7 @@ _ADD_ON_POSITIONS = [CATEGORICAL_FEATURES.index(column) for column in schema.ADD
 _INPUT_VALUES = itemgetter(*schema.INPUT_COLUMNS)
 _CATEGORY_POSITIONS = [schema.INPUT_COLUMNS.index(column) for column in CATEGORICAL_FEATURES]
 _NUMBER_POSITIONS = [schema.INPUT_COLUMNS.index(column) for column in NUMBER_COLUMNS]
+_WHOLE_NUMBERS = [column for column, (_, _, whole) in schema.NUMBERS.items() if whole]
 
 
 class UnsupportedModelError(ValueError):
@@ -99,7 +100,7 @@ class CustomerArrays:
             frame[column] = np.asarray(schema.CATEGORIES[column], dtype=object)[
                 self.codes[:, position]
             ]
-        for column in ("SeniorCitizen", "tenure"):
+        for column in _WHOLE_NUMBERS:
             frame[column] = frame[column].astype("int64")
         return frame[list(schema.INPUT_COLUMNS)]
 

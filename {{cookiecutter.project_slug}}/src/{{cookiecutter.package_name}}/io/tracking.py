@@ -166,12 +166,16 @@ def load_model(settings: Settings, alias: str = CHAMPION):
         raise TrackingError(f"cannot load {uri} from {tracking_uri(settings)}: {error}") from error
 
 
-def export_model(settings: Settings, alias: str, destination: Path) -> Path:
-    """Copy the model behind ``alias`` (MLmodel, weights, code, requirements) to a folder."""
-    connect(settings)
+def export_model(settings: Settings, alias: str, destination: Path) -> RegisteredModel:
+    """Copy the version behind ``alias`` (MLmodel, weights, code, requirements) to a folder.
+
+    The alias is read once and the files fetched by version number, so the entry returned
+    describes the files written even if the alias moves meanwhile.
+    """
+    entry = describe(settings, alias)
     destination.mkdir(parents=True, exist_ok=True)
-    uri = f"models:/{settings.registered_model_name}@{alias}"
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+    mlflow.artifacts.download_artifacts(artifact_uri=entry.model_uri, dst_path=str(destination))
+    return entry
 
 
 def load_version(

@@ -10,7 +10,6 @@ from ..settings import Settings
 
 def run(settings: Settings, alias: str, destination: Path) -> tracking.RegisteredModel:
     """Write the version behind ``alias`` (MLmodel, weights, code) and its registry entry."""
-    entry = tracking.describe(settings, alias)
-    tracking.export_model(settings, alias, destination)
+    entry = tracking.export_model(settings, alias, destination)
     write_json(entry.to_dict(), destination / ENTRY_FILE)
     return entry

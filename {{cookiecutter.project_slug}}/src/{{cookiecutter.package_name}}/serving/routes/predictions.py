@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..errors import json_response, request_id
-from ..schemas import Customer, json_schema, records_type
+from ..schemas import Customer, json_schema
 from ..security import ApiKey
 from ..service import decode, model_headers, predict
 
@@ -34,7 +34,7 @@ async def predict_one(request: Request, _: ApiKey) -> Response:
     openapi_extra=_body(
         {
             "type": "object",
-            "properties": {"customers": json_schema(records_type(10_000))},
+            "properties": {"customers": json_schema(list[Customer])},
             "required": ["customers"],
             "additionalProperties": False,
         }
