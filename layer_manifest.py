@@ -61,6 +61,29 @@ def owned_paths(manifest: dict, layers: list[str]) -> list[str]:
     return [path for layer in layers for path in manifest["layers"][layer]["paths"]]
 
 
+def dropped_paths(manifest: dict, layers: list[str]) -> list[str]:
+    """Template paths a bake with ``layers`` leaves out: every path of the other layers, and the
+    paths of its own layers that need a further layer it lacks (``path_requires``)."""
+    dropped = []
+    for layer, spec in manifest["layers"].items():
+        if layer not in layers:
+            dropped += spec["paths"]
+            continue
+        needs = spec.get("path_requires", {})
+        dropped += [path for path, also in needs.items() if not set(also) <= set(layers)]
+    return dropped
+
+
+def covers(owned: str, relative_path: str) -> bool:
+    """Whether a manifest path (a file, or a directory ending in '/') includes ``relative_path``."""
+    return relative_path == owned or (owned.endswith("/") and relative_path.startswith(owned))
+
+
+def included(manifest: dict, relative_path: str, layers: list[str]) -> bool:
+    """Whether a bake with ``layers`` keeps this template path."""
+    return not any(covers(path, relative_path) for path in dropped_paths(manifest, layers))
+
+
 def render_path(path: str, answers: dict) -> str:
     """A manifest path inside a generated project: ``{{cookiecutter.key}}`` becomes the answer."""
     for key, value in answers.items():
@@ -71,17 +94,15 @@ def render_path(path: str, answers: dict) -> str:
 def owner(manifest: dict, relative_path: str) -> str:
     """The layer that owns a project-relative path ('base' when no layer claims it)."""
     for layer, spec in manifest["layers"].items():
-        for path in spec["paths"]:
-            if relative_path == path or (path.endswith("/") and relative_path.startswith(path)):
-                return layer
+        if any(covers(path, relative_path) for path in spec["paths"]):
+            return layer
     return "base"
 
 
 def prune(project_dir: Path, manifest: dict, keep: list[str], answers: dict) -> list[str]:
-    """Delete every path owned by a layer not in ``keep``; return what was removed."""
-    dropped = [layer for layer in manifest["layers"] if layer not in keep]
+    """Delete every path a bake with the layers ``keep`` leaves out; return what was removed."""
     removed = []
-    for relative in (render_path(path, answers) for path in owned_paths(manifest, dropped)):
+    for relative in (render_path(path, answers) for path in dropped_paths(manifest, keep)):
         target = project_dir / relative
         if target.is_dir():
             shutil.rmtree(target)

@@ -99,12 +99,11 @@ def template_files() -> set[str]:
 
 def expected_files(layers: list[str], package: str) -> set[str]:
     """The exact file set of a bake with ``layers``, from the manifest alone."""
-    dropped = [layer for layer in MANIFEST["layers"] if layer not in layers]
-    files = set()
-    for path in template_files():
-        if layer_manifest.owner(MANIFEST, path) in dropped:
-            continue
-        files.add(path.replace("{{cookiecutter.package_name}}", package))
+    files = {
+        path.replace("{{cookiecutter.package_name}}", package)
+        for path in template_files()
+        if layer_manifest.included(MANIFEST, path, layers)
+    }
     return files | set(MANIFEST["generated"])
 
 

@@ -40,7 +40,7 @@ def test_built_layers_own_existing_files_and_unbuilt_layers_own_nothing():
             assert spec["paths"] == [], f"{name} is not built but owns paths"
             continue
         for path in spec["paths"]:
-            owned = [f for f in files if f == path or (path.endswith("/") and f.startswith(path))]
+            owned = [f for f in files if layer_manifest.covers(path, f)]
             assert owned, f"{name} owns {path}, which is not in the template"
 
 
@@ -50,9 +50,18 @@ def test_no_file_is_owned_by_two_layers():
             name
             for name, spec in LAYERS.items()
             for owned in spec["paths"]
-            if path == owned or (owned.endswith("/") and path.startswith(owned))
+            if layer_manifest.covers(owned, path)
         ]
         assert len(owners) <= 1, f"{path} is owned by {owners}"
+
+
+def test_path_requirements_name_own_existing_paths_and_other_layers():
+    files = template_files()
+    for name, spec in LAYERS.items():
+        for path, also in spec.get("path_requires", {}).items():
+            assert any(layer_manifest.covers(own, path) for own in spec["paths"]), (name, path)
+            assert any(layer_manifest.covers(path, f) for f in files), f"{path}: no such file"
+            assert set(also) <= set(LAYERS) - {name}, (name, path, also)
 
 
 def test_stage_one_is_fully_built():

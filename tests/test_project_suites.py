@@ -7,7 +7,7 @@ from test_bake import CASES
 
 #: The widest bake runs its whole suite (notebook, MLflow server, torchrun, uvicorn); the others
 #: skip `slow` tests.
-FULL_SUITE = "stage2-training-serving-scale"
+FULL_SUITE = "stage3-defaults"
 
 
 @pytest.mark.integration

@@ -28,7 +28,7 @@ def test_blank_total_charges_means_nothing_billed_yet(customers):
 
 
 def test_add_on_count_counts_yes_answers():
-    row = dict.fromkeys(CATEGORICAL_FEATURES, "No")
+    row: dict[str, object] = dict.fromkeys(CATEGORICAL_FEATURES, "No")
     row.update(OnlineSecurity="Yes", StreamingTV="Yes", SeniorCitizen=0, tenure=1)
     row.update(MonthlyCharges=50.0, TotalCharges=np.nan)
 

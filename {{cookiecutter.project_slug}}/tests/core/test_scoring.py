@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.core.models import build_model, with_featur
 from {{ cookiecutter.package_name }}.core.scoring import (
     TREE_WALK_ROWS,
     CustomerArrays,
+    OneHotScorer,
     PipelineScorer,
     UnsupportedModelError,
     compile_scorer,
@@ -61,7 +62,7 @@ def fitted(kind: str, valid: pd.DataFrame, c: float = 1.0) -> Pipeline:
 
 def every_value(base: pd.DataFrame) -> pd.DataFrame:
     """One row per (column, allowed value), built on real rows; every third TotalCharges blank."""
-    variants = []
+    variants: list[pd.Series] = []
     for column, values in schema.CATEGORIES.items():
         for value in values:
             variants.append(base.iloc[len(variants) % len(base)].copy())
@@ -311,6 +312,7 @@ def test_boosted_trees_walked_in_numpy_or_by_scikit_learn_give_its_exact_scores(
 
     scores = scorer.score(CustomerArrays.from_frame(sample))
 
+    assert isinstance(scorer, OneHotScorer)
     assert scorer.trees is not None
     np.testing.assert_array_equal(scores, model.predict_proba(sample)[:, 1])
 

@@ -65,6 +65,7 @@ def test_parquet_and_csv_runs_give_identical_metrics(tmp_path, settings):
             update={"table_format": table_format, "data_dir": tmp_path / table_format}
         )
         result = pipeline.run(run_settings, config, progress=False)
+        assert result is not None
         metrics[table_format] = json.loads(result.evaluated.metrics_json.read_text())
         assert result.prepared.train_rows + result.prepared.test_rows == 3_000
 

@@ -59,6 +59,7 @@ def spawn_writer(tmp_path):
     for process in started:
         process.kill()
         process.wait()
+        assert process.stdout is not None  # spawned with stdout=PIPE
         process.stdout.close()
 
 

@@ -1,6 +1,5 @@
 """Training the PyTorch model on the CPU: quality, determinism, resume, early stopping, DDP."""
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -13,6 +12,7 @@ import torch
 import yaml
 from sklearn.metrics import roc_auc_score
 
+import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.configs import (
     EvaluationConfig,
     ModelConfig,
@@ -26,8 +26,7 @@ from {{ cookiecutter.package_name }}.jobs import evaluate, generate, prepare, tr
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
 
 PACKAGE = "{{ cookiecutter.package_name }}"
-HAS_TRACKING = importlib.util.find_spec(f"{PACKAGE}.io.tracking") is not None
-SOURCE = Path(importlib.util.find_spec(PACKAGE).origin).parents[1]
+SOURCE = Path({{ cookiecutter.package_name }}.__file__).parents[1]
 
 
 def net_config(**overrides) -> ModelConfig:
@@ -184,11 +183,10 @@ def test_torchrun_trains_two_cpu_processes_to_identical_weights_and_registers_on
         # The package as this test imported it (installed, or on PYTHONPATH).
         "PYTHONPATH": os.pathsep.join([str(SOURCE), os.environ.get("PYTHONPATH", "")]),
     }
-    register = ["--register"] if HAS_TRACKING else []
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc-per-node=2",
         "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0",
-        "-m", PACKAGE, "run", "--quiet", *register,
+        "-m", PACKAGE, "run", "--quiet",{% if cookiecutter|layer_enabled("tracking") %} "--register",{% endif %}
     ]  # fmt: skip
 
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
@@ -198,16 +196,17 @@ def test_torchrun_trains_two_cpu_processes_to_identical_weights_and_registers_on
     assert set(digests) == {"0", "1"}
     assert digests["0"] == digests["1"]
     assert result.stdout.count("ROC-AUC") == 1  # rank 0 alone evaluates and reports
-    if HAS_TRACKING:
-        assert result.stdout.count("registered ") == 1
-        assert "version 1 as @champion" in result.stdout
-        from {{ cookiecutter.package_name }}.io import tracking
+{%- if cookiecutter|layer_enabled("tracking") %}
+    assert result.stdout.count("registered ") == 1
+    assert "version 1 as @champion" in result.stdout
+    from {{ cookiecutter.package_name }}.io import tracking
 
-        settings = Settings(mlflow_dir=tmp_path / "mlflow_dir")
-        client = tracking.connect(settings)
-        versions = client.search_model_versions(f"name = '{settings.registered_model_name}'")
-        assert len(versions) == 1
-        assert Path(tmp_path / "models_dir" / "model.joblib").exists()
+    settings = Settings(mlflow_dir=tmp_path / "mlflow_dir")
+    client = tracking.connect(settings)
+    versions = client.search_model_versions(f"name = '{settings.registered_model_name}'")
+    assert len(versions) == 1
+    assert Path(tmp_path / "models_dir" / "model.joblib").exists()
+{%- endif %}
 
 
 @pytest.mark.gpu

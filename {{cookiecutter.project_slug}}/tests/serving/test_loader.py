@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }}.configs import ModelConfig
 from {{ cookiecutter.package_name }}.core.features import churn_labels
@@ -22,7 +23,7 @@ class TemperedRegression(LogisticRegression):
         return np.column_stack([1 - churn, churn])
 
 
-def fitted(classifier) -> object:
+def fitted(classifier) -> Pipeline:
     rows = validate_customers(generate_customers(1_500, np.random.default_rng(3)).astype(str)).valid
     model = build_model(ModelConfig()).set_params(classifier=classifier)
     return model.fit(rows[list(INPUT_COLUMNS)], churn_labels(rows))

@@ -1,5 +1,7 @@
 """Model quality and the cost-based decision threshold, from labels and scores."""
 
+from typing import Any
+
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
@@ -52,7 +54,7 @@ def classification_metrics(
     false_positive_cost: float,
     false_negative_cost: float,
     top_fraction: float = 0.1,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Every headline metric of a churn model, rounded so reruns compare byte for byte."""
     threshold, cost = cost_optimal_threshold(
         labels, scores, false_positive_cost, false_negative_cost

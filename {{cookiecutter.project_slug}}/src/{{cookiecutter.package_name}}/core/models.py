@@ -44,17 +44,17 @@ def with_features(classifier) -> Pipeline:
 
 def _classifier(config: ModelConfig) -> LogisticRegression | HistGradientBoostingClassifier:
     if config.kind == "gradient_boosting":
-        params = config.gradient_boosting
+        boosting = config.gradient_boosting
         return HistGradientBoostingClassifier(
-            learning_rate=params.learning_rate,
-            max_iter=params.max_iter,
-            max_leaf_nodes=params.max_leaf_nodes,
-            l2_regularization=params.l2_regularization,
+            learning_rate=boosting.learning_rate,
+            max_iter=boosting.max_iter,
+            max_leaf_nodes=boosting.max_leaf_nodes,
+            l2_regularization=boosting.l2_regularization,
             early_stopping=False,
             random_state=config.seed,
         )
-    params = config.logistic_regression
-    return LogisticRegression(C=params.c, max_iter=params.max_iter)
+    logistic = config.logistic_regression
+    return LogisticRegression(C=logistic.c, max_iter=logistic.max_iter)
 
 
 def fit_in_steps(

@@ -10,6 +10,7 @@ that a compiled scorer agrees with the model it came from.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -288,7 +289,7 @@ def _encode_steps(encode):
         CATEGORICAL_FEATURES
     ):
         raise UnsupportedModelError("the encoder's columns differ from the project's features")
-    steps = getattr(numeric, "named_steps", {})
+    steps: Any = getattr(numeric, "named_steps", {})  # sklearn is untyped: checked below
     impute, scale = steps.get("impute"), steps.get("scale")
     if not (
         list(steps) == ["impute", "scale"]

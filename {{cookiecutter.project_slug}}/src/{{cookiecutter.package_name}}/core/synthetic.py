@@ -98,7 +98,7 @@ def _monthly_charges(frame: pd.DataFrame, rng: np.random.Generator, drift: float
     for column in ADD_ON_RATES:
         price += 5.0 * (frame[column] == "Yes")
     price += rng.normal(0, 3, len(frame)) + 10 * drift
-    return np.round(np.clip(price, 18.25, 130.0), 2).to_numpy()
+    return price.clip(18.25, 130.0).round(2).to_numpy()
 
 
 def _total_charges(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:

@@ -59,7 +59,8 @@ def validate_customers(
 
 
 def _parse_numbers(text: pd.DataFrame) -> tuple[dict[str, pd.Series], list[pd.Series]]:
-    typed, problems = {}, []
+    typed: dict[str, pd.Series] = {}
+    problems: list[pd.Series] = []
     for column, (low, high, whole) in schema.NUMBERS.items():
         values = pd.to_numeric(text[column], errors="coerce")
         blank = text[column] == ""

@@ -1,7 +1,8 @@
 """Read and write customer tables (CSV, or Parquet with the scale layer), models and JSON."""
 
+import importlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -112,7 +113,9 @@ def iter_customers(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 def _read_typed_csv(path: Path, chunk_rows: int | None = None):
     """A validated CSV in its types: the whole frame, or an iterator of ``chunk_rows`` chunks."""
     columns = pd.read_csv(path, nrows=0).columns
-    dtypes = {column: TYPED_COLUMNS.get(column, "string") for column in columns}
+    dtypes: dict[Hashable, str] = {
+        column: TYPED_COLUMNS.get(column, "string") for column in columns
+    }
     return pd.read_csv(
         path,
         dtype=dtypes,
@@ -129,10 +132,9 @@ def is_parquet(path: Path) -> bool:
 def parquet_module(path: Path) -> ModuleType:
     """io/parquet.py, which the scale layer brings (with pyarrow)."""
     try:
-        from . import parquet
+        return importlib.import_module(".parquet", __package__)
     except ImportError as error:
         raise ValueError(f"{path}: Parquet tables need the project's scale layer") from error
-    return parquet
 
 
 def save_model(model: Pipeline, path: Path) -> None:

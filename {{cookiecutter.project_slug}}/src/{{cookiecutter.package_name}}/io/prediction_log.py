@@ -73,10 +73,11 @@ class PredictionLog:
         data = _ENCODER.encode_lines(records)
         with self._lock:
             day = self.clock().astimezone(UTC).date()
-            if self._fd is None or day != self._day or self._size >= self.max_bytes:
-                self._open(day)
+            fd = self._fd
+            if fd is None or day != self._day or self._size >= self.max_bytes:
+                fd = self._open(day)
             try:
-                self._size += _write_all(self._fd, data)
+                self._size += _write_all(fd, data)
             except OSError:
                 # Part of a line may be on disk (disk full): reopening ends it with a newline.
                 self._close()
@@ -104,8 +105,8 @@ class PredictionLog:
             os.close(self._fd)
             self._fd = None
 
-    def _open(self, day: date) -> None:
-        """Continue the day's newest file below the limit, else start the next one."""
+    def _open(self, day: date) -> int:
+        """Continue the day's newest file below the limit, else start the next one; its fd."""
         self._close()
         self.folder.mkdir(parents=True, exist_ok=True)
         sequence = max((seq for d, seq, _ in log_files(self.folder) if d == day), default=0)
@@ -121,6 +122,7 @@ class PredictionLog:
         if size and _last_byte(path, size) != b"\n":
             size += _write_all(fd, b"\n")
         self._fd, self._day, self._size, self.path = fd, day, size, path
+        return fd
 
 
 def _last_byte(path: Path, size: int) -> bytes:

@@ -236,6 +236,8 @@ def _version_with_run_key(client: MlflowClient, settings: Settings, run_key: str
     """The version an earlier run with this key registered. The key is the run's first tag, so
     this finds it even when that run stopped before tagging the version."""
     experiment = client.get_experiment_by_name(settings.experiment_name)
+    if experiment is None:  # connect() creates it: none means no earlier run
+        return None
     runs = client.search_runs([experiment.experiment_id], f"tags.{RUN_KEY_TAG} = '{run_key}'")
     name = settings.registered_model_name
     for earlier in runs:
@@ -254,7 +256,7 @@ def _describe(
         name=name,
         version=str(version),
         alias=aliases[0],
-        run_id=details.run_id,
+        run_id=details.run_id or "",  # a version registered from a run has one
         model_uri=f"models:/{name}/{version}",
         data_md5=details.tags.get("data_md5", ""),
         reused=reused,

@@ -59,7 +59,9 @@ def _score(
     model, test_table: Path, sample_rows: int
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Labels and churn scores of the whole table, read in chunks; its first rows as a sample."""
-    labels, scores, sample = [], [], []
+    labels: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    sample: list[pd.DataFrame] = []
     for chunk in iter_customers(test_table, SCORE_CHUNK_ROWS):
         features = chunk[list(INPUT_COLUMNS)]
         labels.append(churn_labels(chunk).to_numpy())

@@ -111,7 +111,10 @@ def git_commit() -> str:
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+    except OSError as error:  # no git in a container image: the commit is "unknown"
+        return subprocess.CompletedProcess(["git", *args], 127, "", str(error))
 
 
 def pinned(distributions: tuple[str, ...]) -> list[str]:

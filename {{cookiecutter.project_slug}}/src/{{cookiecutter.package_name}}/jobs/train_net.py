@@ -214,7 +214,7 @@ class Trainer:
         self.config, self.net, self.device = config, net, device
         self.launch, self.seed = launch, seed
         # DDP averages the gradients of every rank, so all ranks keep identical weights.
-        self.model = net
+        self.model: torch.nn.Module = net
         if launch.world_size > 1:
             device_ids = [device.index] if device.type == "cuda" else None
             self.model = DistributedDataParallel(net, device_ids=device_ids)
@@ -230,6 +230,7 @@ class Trainer:
 
     def batches(self, data: TensorDataset, epoch: int) -> DataLoader:
         """Shuffled batches; under DDP each rank gets its own share (DistributedSampler)."""
+        sampler: DistributedSampler[int] | RandomSampler
         if self.launch.world_size > 1:
             sampler = DistributedSampler(data, shuffle=True, seed=self.seed)
             sampler.set_epoch(epoch)

@@ -31,7 +31,7 @@ def json_response(
 
 def error_response(request: Request, error: ApiError) -> Response:
     request.app.state.metrics.count_error(error.code)
-    body = {"code": error.code, "message": error.message}
+    body: dict[str, object] = {"code": error.code, "message": error.message}
     if error.fields:
         body["fields"] = error.fields[:MAX_LISTED]
         body["field_count"] = len(error.fields)
@@ -65,7 +65,8 @@ def install_handlers(app: FastAPI) -> None:
         message = f"internal error; quote request id {request_id(request)} to the operator"
         return error_response(request, ApiError(500, "internal_error", message))
 
-    app.add_exception_handler(ApiError, on_api_error)
-    app.add_exception_handler(HTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
+    # Starlette types a handler as taking any Exception; each of these gets only its own class.
+    app.add_exception_handler(ApiError, on_api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_unexpected)

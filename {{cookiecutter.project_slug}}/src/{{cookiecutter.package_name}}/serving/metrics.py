@@ -18,7 +18,7 @@ class Metrics:
     def __init__(self):
         self.requests: Counter = Counter()  # (route, method, status) -> count
         self.latency: defaultdict = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
-        self.latency_sum: Counter = Counter()
+        self.latency_sum: defaultdict[str, float] = defaultdict(float)  # route -> seconds
         self.errors: Counter = Counter()  # code -> count
         self.rows_scored = 0
         self.reloads: Counter = Counter()  # outcome -> count

@@ -20,7 +20,7 @@ def _field(column: str) -> Any:
     if column in schema.CATEGORIES:
         return Literal[schema.CATEGORIES[column]]
     low, high, whole = schema.NUMBERS[column]
-    number = Annotated[int if whole else float, msgspec.Meta(ge=low, le=high)]
+    number: Any = Annotated[int if whole else float, msgspec.Meta(ge=low, le=high)]
     return number | None if column in schema.MAY_BE_BLANK else number
 
 
@@ -64,7 +64,8 @@ def batch_decoder(max_rows: int) -> msgspec.json.Decoder:
 
 def records_type(max_rows: int) -> Any:
     """A bare list of customers (the compatible protocols build one from their own shapes)."""
-    return Annotated[list[Customer], msgspec.Meta(min_length=1, max_length=max_rows)]
+    customers = list[Customer]  # type: ignore[valid-type]  # a struct built at runtime
+    return Annotated[customers, msgspec.Meta(min_length=1, max_length=max_rows)]
 
 
 def invocation_decoder(max_rows: int) -> msgspec.json.Decoder:
@@ -119,6 +120,7 @@ _NAMED = re.compile(r"field `(?P<name>[^`]+)`")
 def field_and_problem(error: msgspec.ValidationError, prefix: str = "") -> tuple[str, str]:
     """("customers[3].tenure", "Expected `int`, got `str`") from msgspec's message."""
     match = _PATH.match(str(error))
+    assert match is not None  # every text matches: the path part is optional
     problem, path = match["problem"], match["path"] or ""
     if named := _NAMED.search(problem):  # missing or unknown field: the name is in the text
         path = f"{path}.{named['name']}"

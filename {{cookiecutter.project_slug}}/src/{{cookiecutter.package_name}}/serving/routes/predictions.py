@@ -34,7 +34,7 @@ async def predict_one(request: Request, _: ApiKey) -> Response:
     openapi_extra=_body(
         {
             "type": "object",
-            "properties": {"customers": json_schema(list[Customer])},
+            "properties": {"customers": json_schema(list[Customer])},  # type: ignore[valid-type]
             "required": ["customers"],
             "additionalProperties": False,
         }
