@@ -61,6 +61,8 @@ CASES = [
         "customer_churn",
     ),
     ("stage3-defaults", {"maturity_stage": "3"}, "customer_churn"),
+    ("stage3-with-monitoring", {"maturity_stage": "3", "layer_monitoring": "on"}, "customer_churn"),
+    ("stage1-with-monitoring", {"layer_monitoring": "on"}, "customer_churn"),
     ("stage1-with-training", {"layer_training": "on"}, "customer_churn"),
     ("stage1-with-scale", {"layer_scale": "on"}, "customer_churn"),
     (
@@ -208,8 +210,9 @@ def test_unbuilt_stages_are_refused_naming_what_is_missing(tmp_path, stage):
 
 def test_unbuilt_layer_switched_on_is_refused(tmp_path):
     layer = layer_manifest.unbuilt(MANIFEST, list(MANIFEST["layers"]))[0]
+    switched_on = [layer, *MANIFEST["layers"][layer]["requires"]]  # so only "built" is missing
 
-    result = bake(tmp_path / "out", **{layer_manifest.switch_name(layer): "on"})
+    result = bake(tmp_path / "out", **{layer_manifest.switch_name(on): "on" for on in switched_on})
 
     assert result.returncode != 0
     assert f"not built yet: {layer}" in result.stderr

@@ -220,3 +220,76 @@ def export_command(
         raise typer.Exit(code=2) from None
     typer.echo(f"exported {entry.name} version {entry.version} (@{alias}) to {to}")
 {%- endif %}
+{%- if cookiecutter|layer_enabled("monitoring") %}
+
+
+@app.command("drift")
+@clear_errors
+def drift_command(
+    config: ConfigOption = None,
+    current: Annotated[
+        Path | None,
+        typer.Option(
+            help="Window to check: a .parquet/.csv table in the Telco schema (label optional)"
+{%- if cookiecutter|layer_enabled("serving") %}
+            " or a folder of prediction-log files (default: the server's log, prediction_log_dir).",
+{%- else %}
+            " (required).",
+{%- endif %}
+        ),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            help="Reference table (default: the training split, data the model was trained on)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for report.html and summary.json (default: reports/drift)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+{%- if cookiecutter|layer_enabled("tracking") %}
+    log: Annotated[
+        bool, typer.Option("--log/--no-log", help="Log the report and verdict to MLflow.")
+    ] = True,
+{%- endif %}
+) -> None:
+    """Data drift of a current window against the reference, with Evidently.
+
+    Writes report.html (Evidently's report) and summary.json. Exit code 0: no dataset drift,
+    3: dataset drift found, 2: bad input (a missing column, too few rows, no such file).
+    Each window is a seeded uniform sample (monitoring.sample_rows in the config).
+    """
+    from .core.drift import DriftInputError  # evidently loads only for this command
+    from .jobs import drift
+
+    settings, pipeline_config = _setup(config)
+{%- if cookiecutter|layer_enabled("serving") %}
+    current = current or settings.prediction_log_dir
+{%- endif %}
+    if current is None:
+        typer.secho("error: give the window to check with --current", fg="red", err=True)
+        raise typer.Exit(code=2)
+    try:
+        result = drift.run(
+            pipeline_config.monitoring,
+            reference or settings.train_table,
+            current,
+            out or settings.reports_dir / "drift",
+            settings.model_file,
+        )
+    except DriftInputError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+{%- if cookiecutter|layer_enabled("tracking") %}
+    run_id = drift.log(settings, result) if log else None
+{%- endif %}
+    if not quiet:
+        typer.echo("\n".join(result.lines()))
+{%- if cookiecutter|layer_enabled("tracking") %}
+        if run_id:
+            typer.echo(f"logged to MLflow run {run_id}")
+{%- endif %}
+    raise typer.Exit(code=result.exit_code)
+{%- endif %}

@@ -84,6 +84,27 @@ class EvaluationConfig(StrictConfig):
     top_fraction: float = Field(0.1, gt=0.0, le=1.0)
     importance_rows: int = Field(2_000, gt=0)
     importance_repeats: int = Field(3, gt=0)
+{%- if cookiecutter|layer_enabled("monitoring") %}
+
+
+class MonitoringConfig(StrictConfig):
+    """The drift job: how much of each window it samples and how Evidently judges drift.
+
+    Methods are explicit so that a sample and the full data are judged by the same test
+    (Evidently otherwise picks one by size); these are its own choices above 1,000 rows.
+    """
+
+    sample_rows: int = Field(50_000, ge=0, description="uniform sample per window; 0 = all")
+    seed: int = 42
+    drift_share: float = Field(0.25, gt=0.0, le=1.0)
+    numeric_method: Literal["wasserstein", "psi", "hellinger", "jensenshannon", "kl_div"] = (
+        "wasserstein"
+    )
+    categorical_method: Literal["jensenshannon", "psi", "hellinger", "kl_div"] = "jensenshannon"
+    threshold: float = Field(0.1, gt=0.0)
+    min_rows: int = Field(200, gt=0)
+    chunk_rows: int = Field(100_000, gt=0)
+{%- endif %}
 
 
 class PipelineConfig(StrictConfig):
@@ -92,6 +113,9 @@ class PipelineConfig(StrictConfig):
     split: SplitConfig = SplitConfig()
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+{%- if cookiecutter|layer_enabled("monitoring") %}
+    monitoring: MonitoringConfig = MonitoringConfig()
+{%- endif %}
 
 
 class ConfigError(ValueError):

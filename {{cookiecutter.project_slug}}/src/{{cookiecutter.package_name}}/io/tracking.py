@@ -261,3 +261,22 @@ def _describe(
         data_md5=details.tags.get("data_md5", ""),
         reused=reused,
     )
+{%- if cookiecutter|layer_enabled("monitoring") %}
+
+
+def log_drift(settings: Settings, summary: dict, files: list[Path]) -> str:
+    """One run of the project's experiment for a drift check: its files and verdict; the id."""
+    connect(settings)
+    with mlflow.start_run(run_name="drift") as run:
+        mlflow.set_tag("job", "drift")
+        mlflow.log_metrics(
+            {
+                "drift_share": float(summary["drift_share"]),
+                "dataset_drift": float(summary["dataset_drift"]),
+                "drifted_columns": float(summary["number_of_drifted_columns"]),
+            }
+        )
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="drift")
+    return run.info.run_id
+{%- endif %}
