@@ -39,8 +39,8 @@ test: $(INSTALLED) ## Template tests: manifest, hooks, bakes, each baked project
 test-slow: $(INSTALLED) ## Fresh-machine tests: make demo, then the project's make test
 	$(PY) -m pytest -m slow
 
-bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table
-	@for bench in benchmarks/*.py; do echo "== $$bench"; $(PY) $$bench || exit 1; done
+bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table (_*.py are shared helpers)
+	@for bench in benchmarks/[!_]*.py; do echo "== $$bench"; $(PY) $$bench || exit 1; done
 
 lint: $(INSTALLED) ## ruff on the template's own Python
 	$(PY) -m ruff check layer_manifest.py tests benchmarks

@@ -38,6 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _report import check_output, met, shown, table
+
 from conftest import QUIET_ENV, WIDEST, bake_ok, locked_python  # the template tests' helpers
 
 PACKAGE = "customer_churn"
@@ -310,31 +312,6 @@ def measure(command: list, cwd: Path, env: dict, accept: tuple) -> tuple[int, st
     return done.returncode, done.stdout, measured
 
 
-def check_output(command: list, cwd: Path, env: dict) -> str:
-    done = subprocess.run(
-        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        sys.exit(f"{shown(command)} failed:\n{done.stdout[-2000:]}\n"
-                 f"{done.stderr[-3000:]}")  # fmt: skip
-    return done.stdout
-
-
-def shown(command: list) -> str:
-    """A command for a message, with an inline ``-c`` script left out."""
-    parts = [str(part) for part in command]
-    return " ".join("<script>" if i and parts[i - 1] == "-c" else p for i, p in enumerate(parts))
-
-
-def table(header: list[str], align: str, rows: list[list[str]]) -> None:
-    """A Markdown table; ``align`` has one letter per column: l(eft) or r(ight)."""
-    print()
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("--:" if a == "r" else "---" for a in align) + "|")
-    for cells in rows:
-        print("| " + " | ".join(cells) + " |")
-
-
 def report(results: list[Result], args: argparse.Namespace) -> None:
     print(
         f"\n{args.rows:,} reference vs {args.rows:,} current rows; the drifted pair at drift "
@@ -372,10 +349,6 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     table(["pair", "Evidently time / ours", "ours peak RSS / Evidently's", "verdict",
            "columns judged differently"], "lrrll", ratios)  # fmt: skip
     table(["target (from the issue)", "measured", "result"], "lrl", targets)
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "**not met**"
 
 
 if __name__ == "__main__":

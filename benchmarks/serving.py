@@ -31,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _report import check_output, met, table
+
 from conftest import QUIET_ENV, WIDEST, bake_ok, locked_python  # the template tests' helpers
 
 PACKAGE = "customer_churn"
@@ -169,16 +171,6 @@ def timed_run(command: list, cwd: Path, env: dict) -> float:
     start = time.perf_counter()
     check_output(command, cwd, env)
     return time.perf_counter() - start
-
-
-def check_output(command: list, cwd: Path, env: dict) -> str:
-    done = subprocess.run(
-        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(map(str, command))} failed:\n{done.stdout[-2000:]}\n"
-                 f"{done.stderr[-3000:]}")  # fmt: skip
-    return done.stdout
 
 
 def write_scripts(scratch: Path, records: list[dict]) -> dict[str, tuple[Path, bytes, int]]:
@@ -381,15 +373,6 @@ def latency_ms(output: str, percent: str) -> float:
     return float(value) * UNITS[unit]
 
 
-def table(header: list[str], align: str, rows: list[list[str]]) -> None:
-    """A Markdown table; ``align`` has one letter per column: l(eft) or r(ight)."""
-    print()
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("--:" if a == "r" else "---" for a in align) + "|")
-    for cells in rows:
-        print("| " + " | ".join(cells) + " |")
-
-
 def report(results: list[Result], agreement: float) -> None:
     header = ["server", "route", "rows/request", "connections", "req/s", "rows/s", "p50 ms"]
     table(
@@ -444,10 +427,6 @@ def report(results: list[Result], agreement: float) -> None:
     print(f"\nlargest score difference, ours vs mlflow on the {BATCH_ROWS:,}-row batch: "
           f"{agreement:.2g}")  # fmt: skip
     table(["target (from the issue)", "measured", "result"], "lrl", targets)
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "**not met**"
 
 
 if __name__ == "__main__":
