@@ -33,6 +33,7 @@ CACHE = TEMPLATE / ".cache"
 #: Every bake that holds delivery files, and the switches that change what they contain.
 CASES = [
     ("stage3-defaults", {"maturity_stage": "3"}, "customer_churn"),
+    ("stage4-defaults", {"maturity_stage": "4"}, "customer_churn"),
     (
         "stage3-py312-without-orchestration-or-training",
         {
@@ -354,9 +355,8 @@ def test_delivery_files_set_only_settings_the_project_reads(delivered):
     prefix = package.upper() + "_"
     settings = (project / "src" / package / "settings.py").read_text()
     known = {name.upper() for name in re.findall(r"^    (\w+): ", settings, re.MULTILINE)}
-    dags = project / "dags" / "retraining.py"
-    if dags.exists():  # the DAG reads its own few (the project folder and interpreter)
-        known |= set(re.findall(r'PREFIX\}(\w+)"', dags.read_text()))
+    for dag_file in (project / "dags").glob("*.py"):  # the DAGs read their own few
+        known |= set(re.findall(r'PREFIX\}(\w+)"', dag_file.read_text()))
     delivery = [
         *workflows(project),
         *dockerfiles(project),

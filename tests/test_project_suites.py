@@ -7,7 +7,7 @@ from test_bake import CASES
 
 #: The widest bake runs its whole suite (notebook, MLflow server, torchrun, uvicorn); the others
 #: skip `slow` tests.
-FULL_SUITE = "stage3-with-monitoring"
+FULL_SUITE = "stage4-defaults"
 
 
 @pytest.mark.integration

@@ -1,97 +1,75 @@
-"""Scheduled retraining: ingest -> validate -> train -> evaluate -> register.
+"""Scheduled retraining: ingest -> validate -> train -> evaluate -> register{% if cookiecutter|layer_enabled("continuous_training") %} -> promote{% endif %}.
 
-Airflow parses this file in its own environment (.venv-airflow), so it imports only Airflow and
-the standard library; every task runs one of the project's jobs with the project's Python, the
-same entry points as the CLI, DVC and the notebook. In production the tasks run the project's
-image instead (KubernetesPodOperator or the Kubernetes executor): only ``job`` changes.
+Every task runs one of the project's jobs in the run's own folder (project_jobs.py says how).
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+Besides its schedule, the monitoring DAG triggers it when drift is found (conf
+``{"trigger": "drift"}``); the last task puts the new version through the champion/challenger gate.
+{%- endif %}
 
-Settings (environment of the Airflow scheduler and workers):
-  {{ cookiecutter.package_name|upper }}_PROJECT_DIR      the project checkout [default: this file's parent's parent]
-  {{ cookiecutter.package_name|upper }}_PYTHON           the project's interpreter [default: <project>/.venv/bin/python]
+Settings (environment of the Airflow scheduler and workers), besides project_jobs.py's:
   {{ cookiecutter.package_name|upper }}_RETRAIN_SCHEDULE cron or preset [default: @weekly]
-  {{ cookiecutter.package_name|upper }}_RETRIES, {{ cookiecutter.package_name|upper }}_RETRY_DELAY_SECONDS  [default: 2, 60]
 """
 
 import os
-import shlex
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
+from project_jobs import DEFAULT_ARGS, PACKAGE, PREFIX, RUN_KEY, bash_job, job, run_env
 
-PREFIX = "{{ cookiecutter.package_name|upper }}_"
-PACKAGE = "{{ cookiecutter.package_name }}"
-PROJECT_DIR = Path(os.environ.get(f"{PREFIX}PROJECT_DIR", Path(__file__).resolve().parents[1]))
-PYTHON = os.environ.get(f"{PREFIX}PYTHON", str(PROJECT_DIR / ".venv" / "bin" / "python"))
-{% raw %}
-# Each run works in its own folder, keyed on its data interval: a retry or a rerun of the same
-# interval rewrites its own files, and registering again reuses the version it made first.
-RUN_KEY = "{{ (data_interval_end or logical_date or dag_run.run_after) | ds_nodash }}"
-{% endraw %}RUN_DIR = f"runs/{RUN_KEY}"
-RUN_ENV = {
-    f"{PREFIX}DATA_DIR": f"{RUN_DIR}/data",
-    f"{PREFIX}MODELS_DIR": f"{RUN_DIR}/models",
-    f"{PREFIX}REPORTS_DIR": f"{RUN_DIR}/reports",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "true",
-}
-
-
-def job(*args: str) -> str:
-    """The shell command that runs one project job in the project's environment."""
-    return " ".join(shlex.quote(part) for part in (PYTHON, "-m", PACKAGE, *args))
-
-
-def bash_job(command):
-    """A task that runs the command returned by ``command`` in the project folder.
-
-    ``env`` is templated per run; append_env keeps the worker's PATH, HOME and any tracking
-    server URI (MLFLOW_TRACKING_URI).
-    """
-    decorate = task.bash(
-        task_id=command.__name__, cwd=str(PROJECT_DIR), env=RUN_ENV, append_env=True
-    )
-    return decorate(command)
+RUN_ENV = run_env(f"runs/{RUN_KEY}")
+DAG_ID = f"{PACKAGE}_retraining"
 
 
 @dag(
-    dag_id=f"{PACKAGE}_retraining",
+    dag_id=DAG_ID,
     description="Retrain the churn model on fresh data and register it in MLflow",
     schedule=os.environ.get(f"{PREFIX}RETRAIN_SCHEDULE", "@weekly"),
     start_date=datetime(2026, 1, 5, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": int(os.environ.get(f"{PREFIX}RETRIES", "2")),
-        "retry_delay": timedelta(seconds=int(os.environ.get(f"{PREFIX}RETRY_DELAY_SECONDS", "60"))),
-        "retry_exponential_backoff": True,
-    },
+    default_args=DEFAULT_ARGS,
     tags=["{{ cookiecutter.project_slug }}", "retraining"],
 )
 def retraining():
-    @bash_job
+    @bash_job(RUN_ENV)
     def ingest() -> str:
         """Fresh data for the interval: synthetic here; put your extract (SQL, files) here."""
         return job("generate", "--quiet", "--seed", RUN_KEY)
 
-    @bash_job
+    @bash_job(RUN_ENV)
     def validate() -> str:
         """Reject rows that break the data contract (quarantined, counted), then split."""
         return job("prepare")
 
-    @bash_job
+    @bash_job(RUN_ENV)
     def train() -> str:
         return job("train", "--quiet")
 
-    @bash_job
+    @bash_job(RUN_ENV)
     def evaluate() -> str:
         return job("evaluate")
 
-    @bash_job
+    @bash_job(RUN_ENV)
     def register() -> str:
-        return job("register", "--run-key", f"{PACKAGE}_retraining-{RUN_KEY}")
+        return job("register", "--run-key", f"{DAG_ID}-{RUN_KEY}")
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+
+    @bash_job(RUN_ENV)
+    def promote() -> str:
+        """Champion and challenger on this run's holdout (its test split); the gate decides."""
+        return job(
+            "promote",
+            "--actor",
+            {% raw %}f"airflow:{DAG_ID}/{{{{ run_id }}}}",
+            "--trigger",
+            '{{ dag_run.conf.get("trigger", "schedule") if dag_run.conf else "schedule" }}',{% endraw %}
+        )
+
+    ingest() >> validate() >> train() >> evaluate() >> register() >> promote()
+{%- else %}
 
     ingest() >> validate() >> train() >> evaluate() >> register()
+{%- endif %}
 
 
 retraining_dag = retraining()

@@ -1,6 +1,8 @@
 """Shared fixtures: a small config and settings that point every job into a temporary folder."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,3 +36,32 @@ def settings(tmp_path: Path) -> Settings:
 def customers() -> pd.DataFrame:
     """Raw rows as a CSV spells them (all text)."""
     return generate_customers(500, np.random.default_rng(0)).astype(str)
+{%- if cookiecutter|layer_enabled("tracking") %}
+
+
+@pytest.fixture(scope="session")
+def tracked_settings() -> Callable[..., Settings]:
+    """A factory: ``tracked_settings(folder, **overrides)``, see ``settings_in``."""
+    return settings_in
+
+
+def settings_in(folder: Path, **overrides: Any) -> Settings:
+    """Settings that keep a job's data, models and reports in ``folder`` and its MLflow store
+    (SQLite) in ``folder/mlflow``, with no tracking server{% if cookiecutter|layer_enabled("serving") %} and no prediction log{% endif %};
+    ``overrides`` win."""
+    fields: dict[str, Any] = {
+        "data_dir": folder / "data",
+        "models_dir": folder / "models",
+        "reports_dir": folder / "reports",
+        "mlflow_dir": folder / "mlflow",
+        "input_csv": None,
+        "tracking_uri": None,
+{%- if cookiecutter|layer_enabled("serving") %}
+        "prediction_log_dir": None,
+{%- endif %}
+{%- if cookiecutter|layer_enabled("governance") %}
+        "audit_log_dir": folder / "audit",
+{%- endif %}
+    }
+    return Settings(**(fields | overrides))
+{%- endif %}

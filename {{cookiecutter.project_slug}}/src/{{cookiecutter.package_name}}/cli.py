@@ -1,6 +1,10 @@
 """Command line: one command per job, each calling the same ``run`` as the notebook does."""
 
-from collections.abc import Callable
+from collections.abc import Callable{% if cookiecutter|layer_enabled("continuous_training") %}, Iterator{% endif %}
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+from contextlib import contextmanager
+from enum import StrEnum
+{%- endif %}
 from functools import wraps
 from pathlib import Path
 from typing import Annotated
@@ -241,7 +245,11 @@ def drift_command(
     reference: Annotated[
         Path | None,
         typer.Option(
-            help="Reference table (default: the training split, data the model was trained on)."
+            help="Reference table (default: the training split, data the model was trained on"
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+            "; the champion's, as its registration recorded it"
+{%- endif %}
+            ")."
         ),
     ] = None,
     out: Annotated[
@@ -271,13 +279,18 @@ def drift_command(
     if current is None:
         typer.secho("error: give the window to check with --current", fg="red", err=True)
         raise typer.Exit(code=2)
+    reference_table, model_file = reference or settings.train_table, settings.model_file
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+    if reference is None:
+        reference_table, model_file = _champion_files(settings)
+{%- endif %}
     try:
         result = drift.run(
             pipeline_config.monitoring,
-            reference or settings.train_table,
+            reference_table,
             current,
             out or settings.reports_dir / "drift",
-            settings.model_file,
+            model_file,
         )
     except DriftInputError as error:
         typer.secho(f"error: {error}", fg="red", err=True)
@@ -292,4 +305,256 @@ def drift_command(
             typer.echo(f"logged to MLflow run {run_id}")
 {%- endif %}
     raise typer.Exit(code=result.exit_code)
+{%- endif %}
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+
+
+def _champion_files(settings: Settings) -> tuple[Path, Path]:
+    """The champion's training split and model file (a promotion moves them to its run
+    folder); the project's own before any champion is registered."""
+    from .io.tracking import TrackingError
+    from .jobs.ct import champion_reference
+
+    try:
+        champion = champion_reference(settings)
+    except TrackingError:
+        return settings.train_table, settings.model_file
+    return champion.table, champion.model_file
+
+
+class CtTrigger(StrEnum):
+    """What started a continuous-training run."""
+
+    DRIFT = "drift"
+    NEW_DATA = "new-data"
+    SCHEDULE = "schedule"
+{%- if cookiecutter|layer_enabled("serving") %}
+
+
+ReloadOption = Annotated[
+    bool,
+    typer.Option(
+        "--reload/--no-reload",
+        help="After a promotion, tell the server at serve_url to load the new champion.",
+    ),
+]
+{%- endif %}
+
+
+@contextmanager
+def _ct_errors() -> Iterator[None]:
+    """Expected failures of promote and ct: one line and exit 2 (their modules load mlflow)."""
+    from .core.drift import DriftInputError
+    from .core.gate import GateInputError
+    from .io.tracking import TrackingError
+    from .jobs.ct import CtInputError
+    from .jobs.promote import HoldoutError
+
+    try:
+        yield
+    except (TrackingError, HoldoutError, GateInputError, DriftInputError, CtInputError) as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command("promote")
+@clear_errors
+def promote_command(
+    config: ConfigOption = None,
+    holdout: Annotated[
+        Path | None,
+        typer.Option(
+            help="Prepared, labelled table both models are scored on "
+            "(default: the test split, settings.test_table)."
+        ),
+    ] = None,
+    actor: Annotated[str, typer.Option(help="Who or what asks (recorded).")] = "cli",
+    trigger: Annotated[
+        str, typer.Option(help="Why (recorded): manual, drift, new-data, schedule.")
+    ] = "manual",
+{%- if cookiecutter|layer_enabled("serving") %}
+    reload: ReloadOption = True,
+{%- endif %}
+) -> None:
+    """Judge @challenger against @champion on one holdout; promote it if the gate passes.
+
+    The gate is the config's continuous_training section: a metric, minimum absolute and
+    relative gains, a calibration guardrail. Promoted: @champion moves to the challenger (the
+    old one keeps @previous-champion){% if cookiecutter|layer_enabled("serving") %} and the server at serve_url reloads{% endif %}. Rejected:
+    the champion stays and the challenger's version carries the reason (tags gate.*). Writes
+    reports/promotion.json and an MLflow run.
+
+    Exit 0: decided (either way), or no challenger to judge; 2: bad input{% if cookiecutter|layer_enabled("serving") %}; 4: promoted, but
+    the server did not confirm the reload{% endif %}.
+    """
+    from .jobs import promote
+
+    settings, pipeline_config = _setup(config)
+    with _ct_errors():
+        result = promote.run(settings, pipeline_config, holdout, actor, trigger, {% if cookiecutter|layer_enabled("serving") %}reload{% else %}reload=False{% endif %})
+    typer.echo("\n".join(result.lines()))
+    raise typer.Exit(code=result.exit_code)
+
+
+@app.command("ct")
+@clear_errors
+def ct_command(
+    config: ConfigOption = None,
+    current: Annotated[
+        Path | None,
+        typer.Option(
+{%- if cookiecutter|layer_enabled("serving") %}
+            help="Window to check for drift: a table in the Telco schema or a prediction-log "
+            "folder (default: the server's log, prediction_log_dir).",
+{%- else %}
+            help="Window to check for drift: a table in the Telco schema (required).",
+{%- endif %}
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Labelled batch to retrain on, a raw table in the Telco schema (its test "
+            "split becomes the gate's holdout; default: the --current table)."
+        ),
+    ] = None,
+    trigger: Annotated[
+        CtTrigger,
+        typer.Option(help="drift: retrain only when drift is found; new-data, schedule: always."),
+    ] = CtTrigger.DRIFT,
+    actor: Annotated[str, typer.Option(help="Who or what runs the loop (recorded).")] = "make ct",
+{%- if cookiecutter|layer_enabled("serving") %}
+    reload: ReloadOption = True,
+{%- endif %}
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+) -> None:
+    """Continuous training once: drift check, retrain on labelled data, register, gate.
+
+    Checks the window against the champion's training data; on drift (or always, for the
+    new-data and schedule triggers) runs the pipeline on the batch in runs/ct-<time>/, registers
+    it as @challenger and lets the gate judge it on that run's test split (see `promote`).
+
+    Exit 0: the loop ran, whatever it decided; 2: bad input{% if cookiecutter|layer_enabled("serving") %}; 4: promoted, but the server
+    did not confirm the reload{% endif %}.
+    """
+    from .jobs import ct
+
+    settings, pipeline_config = _setup(config)
+{%- if cookiecutter|layer_enabled("serving") %}
+    current = current or settings.prediction_log_dir
+{%- endif %}
+    if current is None:
+        typer.secho("error: give the window to check with --current", fg="red", err=True)
+        raise typer.Exit(code=2)
+    with _ct_errors():
+        result = ct.run(
+            settings,
+            pipeline_config,
+            current,
+            data,
+            trigger.value,
+            actor,
+            {% if cookiecutter|layer_enabled("serving") %}reload{% else %}reload=False{% endif %},
+            say=(lambda _: None) if quiet else typer.echo,
+        )
+    raise typer.Exit(code=result.exit_code)
+{%- endif %}
+{%- if cookiecutter|layer_enabled("governance") %}
+
+
+@app.command("model-card")
+@clear_errors
+def model_card_command(
+    version: Annotated[
+        str | None, typer.Option(help="Registered version number [default: --alias's].")
+    ] = None,
+    alias: Annotated[str, typer.Option(help="Registry alias, when no --version.")] = "champion",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder to write [default: reports/governance/<name>-v<version>]."),
+    ] = None,
+    render: Annotated[
+        bool,
+        typer.Option(
+            "--render",
+            help="Render the card again (stored lineage, current configs/model_card.yaml); log it.",
+        ),
+    ] = False,
+) -> None:
+    """Fetch a version's lineage record and model card (Markdown and HTML) from the registry.
+
+    A version registered before the governance layer gets them now, built from its run.
+    """
+    from .io.tracking import TrackingError
+    from .jobs import governance
+
+    try:
+        record = governance.fetch_card(Settings(), version, alias, out, render)
+    except TrackingError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+    done = "rendered and logged" if record.written else "fetched"
+    number = record.lineage["model"]["version"]
+    typer.echo(f"{done} version {number}: {record.folder / governance.CARD_HTML}")
+
+
+audit_app = typer.Typer(
+    help="The tamper-evident audit log (predictions, promotions): verify it, apply retention.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+AuditDirOption = Annotated[
+    Path | None,
+    typer.Option("--dir", help="Audit log folder [default: settings.audit_log_dir]."),
+]
+
+
+@audit_app.command("verify")
+def audit_verify_command(folder: AuditDirOption = None) -> None:
+    """Check the hash chain. Exit 0: intact; 1: names the first edited, removed or reordered
+    record (file, line, seq); 2: no such folder.
+
+    Records cut off the end leave no gap: compare the printed head hash with a copy kept
+    elsewhere (WORM storage) to catch that too.
+    """
+    from .jobs import governance
+
+    folder = folder or Settings().audit_log_dir
+    if not folder.is_dir():
+        typer.secho(f"error: no audit log folder {folder}", fg="red", err=True)
+        raise typer.Exit(code=2)
+    verdict = governance.verify_audit(folder)
+    if verdict.problem is not None:
+        typer.echo(f"audit log {folder}: BROKEN at {verdict.problem}")
+        raise typer.Exit(code=1)
+    span = f"seq {verdict.first_seq}-{verdict.last_seq}" if verdict.records else "no records"
+    typer.echo(f"audit log {folder}: OK, {verdict.records:,} records ({span}), head {verdict.head}")
+
+
+@audit_app.command("prune")
+def audit_prune_command(
+    folder: AuditDirOption = None,
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Days to keep [default: settings.audit_retention_days]."),
+    ] = None,
+) -> None:
+    """Apply retention: delete whole day files older than it. The deletion is recorded in the
+    chain and anchor.json keeps the last deleted hash, so `audit verify` checks the rest."""
+    from .io.audit_log import AuditLogError
+    from .jobs import governance
+
+    settings = Settings()
+    days = days or settings.audit_retention_days
+    if days is None:
+        prefix = Settings.model_config["env_prefix"]
+        typer.secho(f"error: give --days or set {prefix}AUDIT_RETENTION_DAYS", fg="red", err=True)
+        raise typer.Exit(code=2)
+    try:
+        result = governance.prune_audit(folder or settings.audit_log_dir, days)
+    except AuditLogError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+    kept = f", chain resumes after seq {result.anchor.seq}" if result.anchor else ""
+    typer.echo(f"deleted {len(result.deleted)} file(s) older than {days} days{kept}")
 {%- endif %}

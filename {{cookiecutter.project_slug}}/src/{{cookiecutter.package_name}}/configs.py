@@ -105,6 +105,23 @@ class MonitoringConfig(StrictConfig):
     min_rows: int = Field(200, gt=0)
     chunk_rows: int = Field(100_000, gt=0)
 {%- endif %}
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+
+
+class ContinuousTrainingConfig(StrictConfig):
+    """The champion/challenger gate (jobs/promote.py) and the loop around it (jobs/ct.py)."""
+
+    metric: Literal[
+        "roc_auc", "pr_auc", "lift_top_decile", "brier", "log_loss", "ece", "cost_per_customer"
+    ] = "roc_auc"
+    min_abs_improvement: float = Field(0.002, ge=0.0, description="in the metric's units")
+    min_rel_improvement: float = Field(0.0, ge=0.0, description="share of the champion's value")
+    calibration_metric: Literal["ece", "brier"] = "ece"
+    max_calibration_worsening: float = Field(0.02, ge=0.0)
+    calibration_bins: int = Field(10, ge=2)
+    min_holdout_rows: int = Field(500, gt=0)
+    reload_timeout_seconds: float = Field(60.0, gt=0.0)
+{%- endif %}
 
 
 class PipelineConfig(StrictConfig):
@@ -115,6 +132,9 @@ class PipelineConfig(StrictConfig):
     evaluation: EvaluationConfig = EvaluationConfig()
 {%- if cookiecutter|layer_enabled("monitoring") %}
     monitoring: MonitoringConfig = MonitoringConfig()
+{%- endif %}
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+    continuous_training: ContinuousTrainingConfig = ContinuousTrainingConfig()
 {%- endif %}
 
 

@@ -59,6 +59,24 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_off(cls, value):
         return None if value == "" else value  # PREDICTION_LOG_DIR= turns the log off
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+
+    #: The running prediction server, e.g. http://127.0.0.1:8000: after a promotion it is told
+    #: to reload @champion (with serve_admin_token). Unset: no server is told.
+    serve_url: str | None = Field(None, pattern=r"^https?://")
+{%- endif %}
+{%- endif %}
+{%- if cookiecutter|layer_enabled("governance") %}
+
+    #: The tamper-evident audit log ({% if cookiecutter|layer_enabled("serving") %}predictions, {% endif %}promotion decisions): hash-chained JSON lines.
+    audit_log_dir: Path = Path("logs/audit")
+    #: Days of audit files that `audit prune` keeps (whole files, UTC days); unset: all.
+    audit_retention_days: int | None = None
+    #: fsync each audit append before it returns: a prediction is acknowledged once on disk.
+    audit_durable: bool = False
+    #: Digest of the container image the jobs run in, recorded in each version's lineage; the
+    #: image build or deployment sets it (e.g. sha256:...); empty outside a container.
+    image_digest: str = ""
 {%- endif %}
 
     @property

@@ -16,7 +16,6 @@ from {{ cookiecutter.package_name }}.core.schema import INPUT_COLUMNS
 from {{ cookiecutter.package_name }}.io import tracking
 from {{ cookiecutter.package_name }}.io.datasets import read_customers
 from {{ cookiecutter.package_name }}.jobs import pipeline, register
-from {{ cookiecutter.package_name }}.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -67,15 +66,12 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log) -> None:
     pytest.fail(f"mlflow server not healthy at {url}: {log.read_text()[-2000:]}")
 
 
-def test_train_register_and_load_through_a_tracking_server(mlflow_server, tmp_path, monkeypatch):
+def test_train_register_and_load_through_a_tracking_server(
+    mlflow_server, tmp_path, monkeypatch, tracked_settings
+):
     monkeypatch.chdir(tmp_path)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        models_dir=tmp_path / "models",
-        reports_dir=tmp_path / "reports",
-        mlflow_dir=tmp_path / "unused-local-store",
-        input_csv=None,
-        tracking_uri=mlflow_server,
+    settings = tracked_settings(
+        tmp_path, mlflow_dir=tmp_path / "unused-local-store", tracking_uri=mlflow_server
     )
     config = PipelineConfig(synthetic=SyntheticConfig(rows=2_000, seed=3))
     pipeline.run(settings, config, progress=False)

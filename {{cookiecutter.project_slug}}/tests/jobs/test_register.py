@@ -13,7 +13,6 @@ from {{ cookiecutter.package_name }}.core.schema import INPUT_COLUMNS
 from {{ cookiecutter.package_name }}.io import tracking
 from {{ cookiecutter.package_name }}.io.datasets import load_model, read_customers
 from {{ cookiecutter.package_name }}.jobs import pipeline, register
-from {{ cookiecutter.package_name }}.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +28,10 @@ def _embedded_store():
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
+def registry(tmp_path_factory, tracked_settings):
     """One trained pipeline, registered twice, in a git repository of its own."""
     folder = tmp_path_factory.mktemp("registry")
-    settings = tracking_settings(folder)
+    settings = tracked_settings(folder)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         (folder / "README").write_text("registry test\n")
@@ -42,17 +41,6 @@ def registry(tmp_path_factory):
         first = register.run(settings, CONFIG)
         second = register.run(settings, CONFIG)
     return settings, CONFIG, first, second, folder
-
-
-def tracking_settings(folder) -> Settings:
-    return Settings(
-        data_dir=folder / "data",
-        models_dir=folder / "models",
-        reports_dir=folder / "reports",
-        mlflow_dir=folder / "mlflow",
-        input_csv=None,
-        tracking_uri=None,
-    )
 
 
 def git(folder, *args):

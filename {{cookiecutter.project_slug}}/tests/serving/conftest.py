@@ -29,17 +29,9 @@ READY_POLLS = 200  # x 0.05 s: loading imports MLflow and reads the model
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory) -> Settings:
+def registry(tmp_path_factory, tracked_settings) -> Settings:
     folder = tmp_path_factory.mktemp("serving-registry")
-    settings = Settings(
-        data_dir=folder / "data",
-        models_dir=folder / "models",
-        reports_dir=folder / "reports",
-        mlflow_dir=folder / "mlflow",
-        input_csv=None,
-        tracking_uri=None,
-        prediction_log_dir=None,
-    )
+    settings = tracked_settings(folder)
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         patch.chdir(folder)

@@ -218,6 +218,12 @@ def run_data(settings: Settings, run_id: str) -> tuple[dict, dict, dict]:
     return data.params, data.metrics, data.tags
 
 
+def version_tags(settings: Settings, version: str) -> dict[str, str]:
+    """The tags of one registered version."""
+    client = connect(settings)
+    return dict(client.get_model_version(settings.registered_model_name, version).tags)
+
+
 def _signature(model: Pipeline, example: pd.DataFrame):
     with warnings.catch_warnings():
         # The contract rejects rows with missing integers, so MLflow's hint about them is noise.
@@ -279,4 +285,102 @@ def log_drift(settings: Settings, summary: dict, files: list[Path]) -> str:
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="drift")
     return run.info.run_id
+{%- endif %}
+{%- if cookiecutter|layer_enabled("continuous_training") %}
+
+
+#: The gate leaves this alias on the champion it replaced: rolling back is one alias away.
+PREVIOUS_CHAMPION = "previous-champion"
+
+
+def alias_version(settings: Settings, alias: str) -> str | None:
+    """The version behind ``alias`` (its number as text), or None when no version has it."""
+    version = _alias_version(connect(settings), settings.registered_model_name, alias)
+    return None if version is None else str(version)
+
+
+def tag_version(settings: Settings, version: str, tags: dict[str, str]) -> None:
+    """Set (or overwrite) tags on one registered version."""
+    client = connect(settings)
+    for key, value in tags.items():
+        client.set_model_version_tag(settings.registered_model_name, version, key, value)
+
+
+def move_champion(settings: Settings, version: str) -> str | None:
+    """Give ``version`` the champion alias; the replaced champion keeps ``previous-champion``
+    and the challenger alias leaves the promoted version (it has been judged). Returns the
+    version that was champion before."""
+    client = connect(settings)
+    name = settings.registered_model_name
+    found = _alias_version(client, name, CHAMPION)
+    previous = None if found is None else str(found)
+    try:
+        if previous and previous != version:
+            client.set_registered_model_alias(name, PREVIOUS_CHAMPION, previous)
+        client.set_registered_model_alias(name, CHAMPION, version)
+        if str(_alias_version(client, name, CHALLENGER)) == version:
+            client.delete_registered_model_alias(name, CHALLENGER)
+    except MlflowException as error:
+        raise TrackingError(
+            f"cannot move @{CHAMPION} to {name} version {version}: {error}"
+        ) from error
+    return previous
+
+
+def log_promotion(
+    settings: Settings, metrics: dict[str, float], tags: dict[str, str], files: list[Path]
+) -> str:
+    """One run of the project's experiment for a gate decision: metrics, tags, report; its id."""
+    connect(settings)
+    with mlflow.start_run(run_name="promotion") as run:
+        mlflow.set_tags({"job": "promotion", **tags})
+        mlflow.log_metrics(metrics)
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="promotion")
+    return run.info.run_id
+{%- endif %}
+{%- if cookiecutter|layer_enabled("governance") %}
+
+
+#: Where each version's lineage record and model card live among its run's artifacts.
+GOVERNANCE_ARTIFACTS = "governance"
+
+
+def version_entry(
+    settings: Settings, version: str | None = None, alias: str | None = None
+) -> RegisteredModel:
+    """A registered version by number, else the one behind ``alias`` (default: champion)."""
+    client = connect(settings)
+    name = settings.registered_model_name
+    number = version or _alias_version(client, name, alias or CHAMPION)
+    if number is None:
+        raise TrackingError(f"no version of {name!r} has alias {alias or CHAMPION!r}")
+    try:
+        return _describe(client, name, number)
+    except MlflowException as error:
+        raise TrackingError(f"no version {number} of {name!r}: {error.message}") from error
+
+
+def log_governance(
+    settings: Settings, entry: RegisteredModel, folder: Path, tags: dict[str, str]
+) -> None:
+    """Log ``folder`` as the version run's governance/ artifacts, then tag the version, in
+    ``tags`` order (the last tag marks the set complete)."""
+    client = connect(settings)
+    client.log_artifacts(entry.run_id, str(folder), artifact_path=GOVERNANCE_ARTIFACTS)
+    for key, value in tags.items():
+        client.set_model_version_tag(entry.name, entry.version, key, value)
+
+
+def download_run_folder(settings: Settings, run_id: str, path: str, destination: Path) -> bool:
+    """Copy a folder of a run's artifacts (e.g. governance/) into ``destination``; False when
+    the run has none."""
+    client = connect(settings)
+    if not client.list_artifacts(run_id, path):
+        return False
+    destination.mkdir(parents=True, exist_ok=True)
+    mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path=path, dst_path=str(destination)
+    )
+    return True
 {%- endif %}

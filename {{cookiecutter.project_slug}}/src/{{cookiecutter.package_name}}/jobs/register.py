@@ -15,6 +15,9 @@ from ..core.schema import INPUT_COLUMNS
 from ..io import tracking
 from ..io.datasets import load_model, read_customers, write_json
 from ..settings import Settings
+{%- if cookiecutter|layer_enabled("governance") %}
+from . import governance
+{%- endif %}
 
 #: What the logged model needs to load; listed explicitly, since inferring them costs ~10 s.
 MODEL_REQUIREMENTS = ("numpy", "pandas", "scikit-learn", "scipy", "skops")
@@ -27,6 +30,8 @@ TRUSTED_TYPES = (
     f"{PACKAGE_DIR.name}.core.features.build_features",
 )
 EXAMPLE_ROWS = 5
+#: Version tags naming the files the version was trained and saved as: the drift reference.
+REFERENCE_TAG, MODEL_FILE_TAG = "reference_table", "model_file"
 
 
 def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
@@ -48,6 +53,8 @@ def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
             "train_md5": file_md5(settings.train_table),
             "git_commit": git_commit(),
             "model_kind": config.model.kind,
+            REFERENCE_TAG: str(settings.train_table.resolve()),
+            MODEL_FILE_TAG: str(settings.model_file.resolve()),
         },
         artifacts=[settings.metrics_json, *sorted(settings.figures_dir.glob("*.png"))],
         input_example=read_customers(settings.test_table)[list(INPUT_COLUMNS)].head(EXAMPLE_ROWS),
@@ -60,6 +67,10 @@ def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
         history=tuple(getattr(classifier, "history_", ())),
     )
     registered = tracking.log_and_register(settings, training_run)
+{%- if cookiecutter|layer_enabled("governance") %}
+    # Every version gets its lineage record and model card (a retry's reused one keeps its own).
+    governance.record_version(settings, registered, model)
+{%- endif %}
     write_json(registered.to_dict(), settings.registered_json)
     return registered
 

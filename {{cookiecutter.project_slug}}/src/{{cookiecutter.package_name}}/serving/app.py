@@ -12,6 +12,9 @@ from types import SimpleNamespace
 
 from fastapi import FastAPI
 
+{% if cookiecutter|layer_enabled("governance") -%}
+from ..io.audit_log import open_audit_log
+{% endif -%}
 from ..io.prediction_log import PredictionLog
 from ..settings import Settings
 from . import schemas
@@ -44,6 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.prediction_log = (
         PredictionLog(log_dir, settings.prediction_log_max_bytes) if log_dir else None
     )
+{%- if cookiecutter|layer_enabled("governance") %}
+    # Every prediction is also chained into the audit log (hashes of the inputs, not values).
+    app.state.audit_log = open_audit_log(settings)
+{%- endif %}
     install_handlers(app)
     for routes in (predictions, compat, operations):
         app.include_router(routes.router)
@@ -63,6 +70,9 @@ async def _lifespan(app: FastAPI):
         await loading
     if app.state.prediction_log is not None:
         app.state.prediction_log.close()
+{%- if cookiecutter|layer_enabled("governance") %}
+    app.state.audit_log.close()
+{%- endif %}
 
 
 async def _first_load(app: FastAPI) -> None:

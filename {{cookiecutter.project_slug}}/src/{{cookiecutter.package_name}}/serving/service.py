@@ -6,7 +6,13 @@ from typing import Any
 import msgspec
 from fastapi import Request
 
+{% if cookiecutter|layer_enabled("governance") -%}
+from ..core.audit import input_hash
+{% endif -%}
 from ..core.scoring import CustomerArrays
+{%- if cookiecutter|layer_enabled("governance") %}
+from ..io.audit_log import AuditLog
+{%- endif %}
 from .errors import ApiError, request_id
 from .loader import ServedModel
 from .schemas import PredictionRecord, field_and_problem
@@ -53,8 +59,34 @@ def predict(request: Request, customers: list) -> tuple[ServedModel, list[float]
                 for customer, score in zip(customers, scores, strict=True)
             ]
         )
+{%- if cookiecutter|layer_enabled("governance") %}
+    audit(state.audit_log, request, model, customers, scores)
+{%- endif %}
     return model, scores
 
 
 def model_headers(model: ServedModel) -> dict[str, str]:
     return {"x-model-version": model.version}
+{%- if cookiecutter|layer_enabled("governance") %}
+
+
+def audit(
+    log: AuditLog, request: Request, model: ServedModel, customers: list, scores: list[float]
+) -> None:
+    """One audit record per row, in one write (fsync'd in durable mode) before the answer: a
+    hash of each validated input, never its values."""
+    rid = request_id(request)
+    log.append(
+        "prediction",
+        [
+            {
+                "request_id": rid,
+                "row": row,
+                "model_version": model.version,
+                "input_sha256": input_hash(msgspec.to_builtins(customer)),
+                "score": score,
+            }
+            for row, (customer, score) in enumerate(zip(customers, scores, strict=True))
+        ],
+    )
+{%- endif %}
