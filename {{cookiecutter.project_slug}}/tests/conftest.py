@@ -1,8 +1,12 @@
 """Shared fixtures: a small config and settings that point every job into a temporary folder."""
 
+{% if cookiecutter|layer_enabled("tracking") -%}
 from collections.abc import Callable
+{% endif -%}
 from pathlib import Path
+{%- if cookiecutter|layer_enabled("tracking") %}
 from typing import Any
+{%- endif %}
 
 import numpy as np
 import pandas as pd

@@ -13,7 +13,7 @@ import typer
 
 from .configs import ConfigError, PipelineConfig, load_config
 from .core.validation import SchemaError
-from .jobs import evaluate, generate, pipeline, prepare, train
+from .jobs import generate, prepare, train  # evaluate, pipeline load plotting: in their commands
 from .settings import Settings
 
 app = typer.Typer(
@@ -111,6 +111,8 @@ def train_command(config: ConfigOption = None, quiet: QuietOption = False) -> No
 @clear_errors
 def evaluate_command(config: ConfigOption = None) -> None:
     """Score the test split: metrics JSON, ROC/calibration/confusion/importance plots."""
+    from .jobs import evaluate
+
     settings, pipeline_config = _setup(config)
     result = evaluate.run(
         pipeline_config.evaluation,
@@ -141,6 +143,8 @@ def run_command(
 
     Under `torchrun` every rank trains and rank 0 does the rest.
     """
+    from .jobs import pipeline
+
     settings, pipeline_config = _setup(config)
     result = pipeline.run(settings, pipeline_config, input_csv, progress=not quiet)
     if result is None:  # a torchrun rank other than 0: rank 0 reports

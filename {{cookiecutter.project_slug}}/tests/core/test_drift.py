@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }}.core import drift as core_drift
 from {{ cookiecutter.package_name }}.core.drift import (
     EXIT_DRIFT,
     EXIT_OK,
@@ -14,6 +15,7 @@ from {{ cookiecutter.package_name }}.core.drift import (
     describe,
     exit_code,
     missing_columns,
+    sample_positions,
     summarize,
 )
 
@@ -59,6 +61,19 @@ def test_the_sample_is_uniform_over_the_rows_whatever_the_chunks():
     assert hits.max() < 65
     assert hits[:100].mean() == pytest.approx(40, abs=4)
     assert hits[-100:].mean() == pytest.approx(40, abs=4)
+
+
+@pytest.mark.parametrize(
+    ("rows", "size", "chunk_rows"),
+    [(10_000, 500, 700), (10_000, 500, 10_000), (2_000, 1, 999), (300, 500, 128), (900, 0, 64)],
+)
+def test_positions_are_the_rows_the_streaming_sample_keeps(rows, size, chunk_rows, monkeypatch):
+    monkeypatch.setattr(core_drift, "KEY_CHUNK_ROWS", 333)  # keys drawn in several chunks too
+
+    positions = sample_positions(rows, size, seed=3).tolist()
+
+    assert positions == sample_rows(rows, size, seed=3, chunk_rows=chunk_rows)
+    assert len(positions) == min(rows, size or rows)
 
 
 def test_missing_column_and_too_few_rows_are_named():

@@ -112,6 +112,28 @@ def test_drifted_window_exits_3_naming_the_columns(project):
     assert "tenure" in html
 
 
+{%- if cookiecutter|layer_enabled("scale") %}
+
+
+def test_a_parquet_window_is_the_same_sample_as_its_csv(project):
+    """The Parquet reader picks by position the rows the CSV reader keeps as it streams."""
+    (project / "drift.yaml").write_text(CONFIG + "  chunk_rows: 300\n")  # several batches
+    customers = generate_customers(ROWS, np.random.default_rng(2), drift=0.6)
+    found = {}
+    for suffix in ("csv", "parquet"):
+        write_table(customers, project / f"current.{suffix}")
+        assert drift(project, project / f"current.{suffix}").exit_code == 3
+        found[suffix] = summary(project)
+
+    csv, parquet = found["csv"], found["parquet"]
+    assert parquet["drifted_columns"] == csv["drifted_columns"]
+    assert parquet["sampled_current_rows"] == csv["sampled_current_rows"] == 1_500
+    for column, result in csv["columns"].items():
+        assert parquet["columns"][column]["score"] == pytest.approx(result["score"], abs=1e-12)
+    assert parquet["target_drift"]["score"] == pytest.approx(csv["target_drift"]["score"])
+{%- endif %}
+
+
 def test_missing_column_is_named(project):
     result = drift(project, window(project, "current.csv", seed=2, drop=["tenure"]))
 

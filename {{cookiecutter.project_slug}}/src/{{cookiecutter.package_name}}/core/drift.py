@@ -96,6 +96,32 @@ class UniformSample:
         return pd.concat(self._parts, ignore_index=True)
 
 
+#: Keys drawn at a time by ``sample_positions``: its memory stays bounded whatever the row count.
+KEY_CHUNK_ROWS = 1 << 20
+
+
+def sample_positions(rows: int, size: int, seed: int) -> np.ndarray:
+    """The positions, ascending, of the rows ``UniformSample(size, seed)`` keeps of ``rows`` rows.
+
+    It draws the same keys in the same order, without the rows: a reader that knows its row
+    count up front (Parquet's metadata) then converts only the sampled rows.
+    """
+    if size < 0:
+        raise ValueError(f"sample size must be >= 0, got {size}")
+    if size == 0 or rows <= size:
+        return np.arange(rows)
+    rng = np.random.default_rng(seed)
+    keys, positions = np.empty(0), np.empty(0, dtype=np.int64)
+    for start in range(0, rows, KEY_CHUNK_ROWS):
+        drawn = rng.random(min(KEY_CHUNK_ROWS, rows - start))
+        keys = np.concatenate([keys, drawn])
+        positions = np.concatenate([positions, np.arange(start, start + len(drawn))])
+        if len(keys) > size:
+            smallest = np.argpartition(keys, size - 1)[:size]
+            keys, positions = keys[smallest], positions[smallest]
+    return np.sort(positions)
+
+
 def missing_columns(window: str, columns: Iterable[str], required: Sequence[str]) -> None:
     """Raise naming the first required columns a window lacks."""
     present = set(columns)
