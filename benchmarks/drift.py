@@ -15,9 +15,10 @@ alternate N times per pair and the table shows the median wall time and the high
 (on a shared machine one run's wall time can be off by half).
 
 The generator moves 6 of the 19 feature columns even at drift 1.0 (the rest have no drift
-knob), so at the template's ``monitoring.drift_share`` of 0.5 no generated pair drifts as a dataset.
-Both sides therefore run with ``--drift-share`` (default 0.25) through a copy of the project's
-config; every other monitoring setting is the project's own.
+knob), so at Evidently's own drift share of 0.5 no generated pair drifts as a dataset. Both
+sides therefore run with ``--drift-share`` (default 0.25, the template's
+``monitoring.drift_share``) through a copy of the project's config; every other monitoring
+setting is the project's own.
 
 Prints a Markdown table (wall time, peak RSS, verdict and drifted columns per side and pair),
 the ratios and the issue's targets (>= 8x faster, <= 1/2 the peak memory, the same dataset

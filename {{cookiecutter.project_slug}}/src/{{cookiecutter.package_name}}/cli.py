@@ -249,11 +249,12 @@ def drift_command(
     reference: Annotated[
         Path | None,
         typer.Option(
-            help="Reference table (default: the training split, data the model was trained on"
 {%- if cookiecutter|layer_enabled("continuous_training") %}
-            "; the champion's, as its registration recorded it"
+            help="Reference table (default: the champion's training split, as its registration "
+            "recorded it; before any champion, the training split)."
+{%- else %}
+            help="Reference table (default: the training split, data the model was trained on)."
 {%- endif %}
-            ")."
         ),
     ] = None,
     out: Annotated[
