@@ -278,12 +278,7 @@ def drift_command(
     from .jobs import drift
 
     settings, pipeline_config = _setup(config)
-{%- if cookiecutter|layer_enabled("serving") %}
-    current = current or settings.prediction_log_dir
-{%- endif %}
-    if current is None:
-        typer.secho("error: give the window to check with --current", fg="red", err=True)
-        raise typer.Exit(code=2)
+    current = _window(settings, current)
     reference_table, model_file = reference or settings.train_table, settings.model_file
 {%- if cookiecutter|layer_enabled("continuous_training") %}
     if reference is None:
@@ -310,6 +305,17 @@ def drift_command(
             typer.echo(f"logged to MLflow run {run_id}")
 {%- endif %}
     raise typer.Exit(code=result.exit_code)
+
+
+def _window(settings: Settings, current: Path | None) -> Path:
+    """The window to check: ``--current``{% if cookiecutter|layer_enabled("serving") %}, else the server's prediction log{% endif %}; exit 2 without one."""
+{%- if cookiecutter|layer_enabled("serving") %}
+    current = current or settings.prediction_log_dir
+{%- endif %}
+    if current is None:
+        typer.secho("error: give the window to check with --current", fg="red", err=True)
+        raise typer.Exit(code=2)
+    return current
 {%- endif %}
 {%- if cookiecutter|layer_enabled("continuous_training") %}
 
@@ -445,12 +451,7 @@ def ct_command(
     from .jobs import ct
 
     settings, pipeline_config = _setup(config)
-{%- if cookiecutter|layer_enabled("serving") %}
-    current = current or settings.prediction_log_dir
-{%- endif %}
-    if current is None:
-        typer.secho("error: give the window to check with --current", fg="red", err=True)
-        raise typer.Exit(code=2)
+    current = _window(settings, current)
     with _ct_errors():
         result = ct.run(
             settings,

@@ -272,18 +272,25 @@ def _describe(
 
 def log_drift(settings: Settings, summary: dict, files: list[Path]) -> str:
     """One run of the project's experiment for a drift check: its files and verdict; the id."""
+    metrics = {
+        "drift_share": float(summary["drift_share"]),
+        "dataset_drift": float(summary["dataset_drift"]),
+        "drifted_columns": float(summary["number_of_drifted_columns"]),
+    }
+    return log_job_run(settings, "drift", metrics, {}, files)
+
+
+def log_job_run(
+    settings: Settings, job: str, metrics: dict[str, float], tags: dict[str, str], files: list[Path]
+) -> str:
+    """One run of the project's experiment for a job (drift, promotion): tag ``job``, metrics,
+    tags and files (under ``<job>/``); its id."""
     connect(settings)
-    with mlflow.start_run(run_name="drift") as run:
-        mlflow.set_tag("job", "drift")
-        mlflow.log_metrics(
-            {
-                "drift_share": float(summary["drift_share"]),
-                "dataset_drift": float(summary["dataset_drift"]),
-                "drifted_columns": float(summary["number_of_drifted_columns"]),
-            }
-        )
+    with mlflow.start_run(run_name=job) as run:
+        mlflow.set_tags({"job": job, **tags})
+        mlflow.log_metrics(metrics)
         for path in files:
-            mlflow.log_artifact(str(path), artifact_path="drift")
+            mlflow.log_artifact(str(path), artifact_path=job)
     return run.info.run_id
 {%- endif %}
 {%- if cookiecutter|layer_enabled("continuous_training") %}
@@ -331,13 +338,7 @@ def log_promotion(
     settings: Settings, metrics: dict[str, float], tags: dict[str, str], files: list[Path]
 ) -> str:
     """One run of the project's experiment for a gate decision: metrics, tags, report; its id."""
-    connect(settings)
-    with mlflow.start_run(run_name="promotion") as run:
-        mlflow.set_tags({"job": "promotion", **tags})
-        mlflow.log_metrics(metrics)
-        for path in files:
-            mlflow.log_artifact(str(path), artifact_path="promotion")
-    return run.info.run_id
+    return log_job_run(settings, "promotion", metrics, tags, files)
 {%- endif %}
 {%- if cookiecutter|layer_enabled("governance") %}
 
