@@ -58,8 +58,9 @@ SECRET_WORD = re.compile(
     r"(?:^|[_.-])(password|passwd|secret|token|api_key|access_key|fernet_key|private_key)s?(?:$|[_.-])",
     re.IGNORECASE,
 )
-#: ``name: value`` or ``name=value``; the name is checked with SECRET_WORD.
-ASSIGNMENT = re.compile(r"""(?P<name>[A-Za-z_][\w.-]*)["']?\s*[:=]\s*(?P<value>[^\s#]*)""")
+#: ``name: value`` or ``name=value``, not a pin (``detect-secrets==1.5.0``); the name is
+#: checked with SECRET_WORD.
+ASSIGNMENT = re.compile(r"""(?P<name>[A-Za-z_][\w.-]*)["']?\s*(?::|=(?!=))\s*(?P<value>[^\s#]*)""")
 #: Values that refer to a secret held elsewhere (environment, GitHub secrets, a command).
 REFERENCE = re.compile(r"""^(["']?\$|["']?$|null$|~$|true$|false$|\{\{|secretKeyRef|valueFrom)""")
 KNOWN_SECRET_FORMATS = re.compile(

@@ -1,8 +1,13 @@
 """Command line: one command per job, each calling the same ``run`` as the notebook does."""
 
+{% if cookiecutter|layer_enabled("tracking") -%}
+import sys
+{% endif -%}
 from collections.abc import Callable{% if cookiecutter|layer_enabled("continuous_training") %}, Iterator{% endif %}
-{%- if cookiecutter|layer_enabled("continuous_training") %}
+{%- if cookiecutter|layer_enabled("continuous_training") or cookiecutter|layer_enabled("serving") %}
 from contextlib import contextmanager
+{%- endif %}
+{%- if cookiecutter|layer_enabled("continuous_training") %}
 from enum import StrEnum
 {%- endif %}
 from functools import wraps
@@ -39,11 +44,20 @@ def clear_errors(command: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except EXPECTED_ERRORS as error:
+        except {% if cookiecutter|layer_enabled("tracking") %}_expected_errors(){% else %}EXPECTED_ERRORS{% endif %} as error:
             typer.secho(f"error: {error}", fg="red", err=True)
             raise typer.Exit(code=2) from None
 
     return wrapper
+{%- if cookiecutter|layer_enabled("tracking") %}
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """EXPECTED_ERRORS, and TrackingError (server unreachable, model files changed, ...) once
+    a command has loaded the tracking module: the CLI imports it, and mlflow, only when needed."""
+    tracking = sys.modules.get(f"{__package__}.io.tracking")
+    return EXPECTED_ERRORS + ((tracking.TrackingError,) if tracking is not None else ())
+{%- endif %}
 
 
 def _setup(config_path: Path | None) -> tuple[Settings, PipelineConfig]:
@@ -146,6 +160,12 @@ def run_command(
     from .jobs import pipeline
 
     settings, pipeline_config = _setup(config)
+{%- if cookiecutter|layer_enabled("tracking") %}
+    if register:  # a tracking server that is down fails the command before training, not after
+        from .io.tracking import check_server
+
+        check_server(settings)
+{%- endif %}
     result = pipeline.run(settings, pipeline_config, input_csv, progress=not quiet)
     if result is None:  # a torchrun rank other than 0: rank 0 reports
         return
@@ -180,6 +200,31 @@ def register_command(
         raise typer.Exit(code=2) from None
     note = " (already registered for this run key)" if entry.reused else ""
     typer.echo(f"registered {entry.name} version {entry.version} as @{entry.alias}{note}")
+{%- endif %}
+{%- if cookiecutter|layer_enabled("data") %}
+
+
+@app.command("check-remote")
+def check_remote_command(
+    action: Annotated[
+        str, typer.Argument(help="pull: the remote must hold the data; push: it must be set.")
+    ] = "pull",
+) -> None:
+    """Check the default DVC remote before `dvc pull` or `dvc push` (make pull/push run it).
+
+    Exit 2 with one line on what to do: no default remote, or a folder remote that is not there.
+    """
+    from .io.dvc_remote import RemoteError, check_remote
+
+    if action not in ("pull", "push"):
+        typer.secho(f"error: ACTION is pull or push, not {action!r}", fg="red", err=True)
+        raise typer.Exit(code=2)
+    try:
+        remote = check_remote(Path.cwd(), "pull" if action == "pull" else "push")
+    except RemoteError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"DVC remote {remote.name!r}: {remote.url}")
 {%- endif %}
 {%- if cookiecutter|layer_enabled("serving") %}
 
@@ -227,6 +272,132 @@ def export_command(
         typer.secho(f"error: {error}", fg="red", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(f"exported {entry.name} version {entry.version} (@{alias}) to {to}")
+
+
+reliability_app = typer.Typer(
+    help="Reliability checks of the prediction server: load, fuzz, crash (kill -9). Each starts "
+    "its own server over the served model (logs in reports/reliability/<check>/, never the real "
+    "ones) unless given --url, writes reports/reliability/<check>.json, exits 1 on a failure.",
+    no_args_is_help=True,
+)
+app.add_typer(reliability_app, name="reliability")
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Check a server that already runs (http://127.0.0.1:8000) instead of starting one."
+    ),
+]
+
+
+@contextmanager
+def _checked_server(check: str, url: str | None, pid: int | None = None, **settings):
+    """The server a check talks to: ``url``'s, or one started over the served model."""
+    from .reliability.server import ServerError, champion_server, running
+
+    try:
+        if url is not None:
+            yield running(url, pid)
+            return
+        with champion_server(Settings().reports_dir / "reliability" / check, **settings) as server:
+            yield server
+    except ServerError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _report(check: str, report) -> None:
+    """Print the report, write its JSON, exit 1 when it failed."""
+    from .reliability.load import write_report
+
+    path = write_report(report.to_dict(), Settings().reports_dir / "reliability" / f"{check}.json")
+    typer.echo("\n".join(report.lines()))
+    typer.echo(f"report: {path}")
+    raise typer.Exit(code=0 if report.ok else 1)
+
+
+@reliability_app.command("load")
+def load_command(
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 60.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Keep-alive connections.")] = 16,
+    max_rss_growth: Annotated[
+        float, typer.Option(help="Fail at this server RSS growth, in % (after the warm-up).")
+    ] = 10.0,
+    url: UrlOption = None,
+    pid: Annotated[
+        int | None, typer.Option(help="With --url: the server's process id, to measure its RSS.")
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Bounded load test: valid /predict requests on N connections for D seconds.
+
+    Reports requests, throughput, errors by kind, p50/p95/p99 latency and the server's RSS
+    after a warm-up and at the end. Exit 1: any error, or RSS growth at or over the limit.
+    """
+    from .reliability import load
+
+    settings = Settings()
+    key = settings.serve_api_key.get_secret_value() if settings.serve_api_key else None
+    with _checked_server("load", url, pid) as server:
+        headers = {"X-API-Key": key} if key else {}
+        report = load.run(server, duration, concurrency, max_rss_growth, headers, not quiet)
+    _report("load", report)
+
+
+@reliability_app.command("fuzz")
+def fuzz_command(
+    cases: Annotated[int, typer.Option(min=1, help="Requests to generate, at least.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the generated cases (reproducible).")] = 0,
+    url: UrlOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Fuzz every route from the server's own /openapi.json (schemathesis), over HTTP.
+
+    Checks every answer: no 5xx, no stack trace in the body, errors in the JSON error shape.
+    The server it starts has a one-off admin token, so /admin/reload is fuzzed past 401; with
+    --url, the configured API key and admin token are sent (fuzz only a server you own).
+    Exit 1: a failing case, printed with a curl command that reproduces it.
+    """
+    import secrets
+
+    from .reliability import fuzz
+    from .reliability.server import client_headers
+
+    settings = Settings()
+    key = settings.serve_api_key.get_secret_value() if settings.serve_api_key else None
+    token = settings.serve_admin_token.get_secret_value() if settings.serve_admin_token else None
+    if url is None:
+        token = secrets.token_urlsafe(16)
+    with _checked_server("fuzz", url, serve_admin_token=token) as server:
+        report = fuzz.run(server, cases, seed, client_headers(key, token), not quiet)
+    _report("fuzz", report)
+
+
+@reliability_app.command("crash")
+def crash_command(
+    requests: Annotated[
+        int, typer.Option(min=1, help="Requests answered 200 before the kill -9.")
+    ] = 2000,
+    concurrency: Annotated[int, typer.Option(min=1, help="Keep-alive connections.")] = 16,
+) -> None:
+    """Kill -9 the server under load, restart it, and check its logs.
+
+    Every prediction-log line parses{% if cookiecutter|layer_enabled("governance") %}, the audit chain verifies (durable mode){% endif %}, every request
+    answered 200 has its record(s), and the restarted server answers and logs. Always starts
+    its own server (logs in reports/reliability/crash/). Exit 1: a violation.
+    """
+    import shutil
+
+    from .reliability import crash
+    from .reliability.server import ServerError
+
+    folder = Settings().reports_dir / "reliability" / "crash"
+    shutil.rmtree(folder, ignore_errors=True)  # the checks read these logs: start empty
+    try:
+        report = crash.run(folder, kill_after=requests, concurrency=concurrency)
+    except ServerError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+    _report("crash", report)
 {%- endif %}
 {%- if cookiecutter|layer_enabled("monitoring") %}
 

@@ -9,6 +9,8 @@ from typing import Literal
 
 {% if cookiecutter|layer_enabled("serving") -%}
 from pydantic import Field, SecretStr, field_validator
+{% elif cookiecutter|layer_enabled("tracking") -%}
+from pydantic import Field
 {% endif -%}
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,6 +40,13 @@ class Settings(BaseSettings):
     experiment_name: str = "{{ cookiecutter.project_slug }}"
     #: The registry name: serving and promotion load ``models:/<name>@champion``.
     registered_model_name: str = "{{ cookiecutter.project_slug }}"
+    #: A server that does not answer is asked again this many times, after tracking_backoff_s,
+    #: then twice that, ...; then the command fails. MLflow's own retries of each request
+    #: (MLFLOW_HTTP_REQUEST_*) follow these too, unless set.
+    tracking_retries: int = Field(3, ge=0, le=10)
+    tracking_backoff_s: float = Field(0.5, ge=0.0)
+    #: Seconds to wait for the server to connect, then for each read of a response.
+    tracking_timeout_s: float = Field(30.0, gt=0.0)
 {%- endif %}
 {%- if cookiecutter|layer_enabled("serving") %}
 

@@ -149,6 +149,30 @@ def test_too_few_rows_says_how_many(project):
     assert "has 120 rows, fewer than the minimum of 200" in result.output
 
 
+@pytest.mark.parametrize(
+    ("bad_window", "bad", "says"),
+    [
+        ("current", {"drop": ["tenure", "Contract"]}, "no column 'tenure', 'Contract'"),
+        ("current", {"rows": 150}, "150 rows, fewer than the minimum of 200"),
+        ("reference", {"rows": 150}, "150 rows, fewer than the minimum of 200"),
+    ],
+)
+def test_bad_input_is_one_line_with_no_report_and_no_run(project, bad_window, bad, says):
+    current = window(project, "current.csv", seed=2, **(bad if bad_window == "current" else {}))
+    if bad_window == "reference":
+        window(project, "reference.csv", seed=1, **bad)
+
+    result = drift(project, current{% if cookiecutter|layer_enabled("tracking") %}, "--log"{% endif %})
+
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"error: {bad_window} window has {says}")
+    assert not (project / "out").exists()  # no report, no summary
+{%- if cookiecutter|layer_enabled("tracking") %}
+    assert not (project / "mlflow_dir").exists()  # no MLflow run: the store was never opened
+{%- endif %}
+
+
 def test_quiet_prints_nothing_and_a_missing_file_is_exit_2(project):
     assert drift(project, window(project, "current.csv", seed=2), "--quiet").output == ""
     assert drift(project, project / "nowhere.csv").exit_code == 2

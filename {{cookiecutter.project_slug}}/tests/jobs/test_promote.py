@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 {%- if cookiecutter|layer_enabled("serving") %}
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 {%- endif %}
 from typer.testing import CliRunner
 
@@ -21,7 +21,11 @@ from {{ cookiecutter.package_name }}.configs import (
     PipelineConfig,
     SyntheticConfig,
 )
+{%- if cookiecutter|layer_enabled("serving") %}
+from {{ cookiecutter.package_name }}.io import model_server, tracking
+{%- else %}
 from {{ cookiecutter.package_name }}.io import tracking
+{%- endif %}
 {%- if cookiecutter|layer_enabled("governance") %}
 from {{ cookiecutter.package_name }}.io.audit_log import read_lines
 {%- endif %}
@@ -152,6 +156,14 @@ def test_a_failed_reload_is_reported_and_the_promotion_stands(promoted):
     assert "RELOAD FAILED (cannot reach http://127.0.0.1:9" in result.server
     assert "still serves the old model" in result.server
     assert tracking.describe(settings, tracking.CHAMPION).version == "2"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/admin/reload"])
+def test_the_server_url_is_http_only_so_a_reload_never_opens_a_file(url):
+    with pytest.raises(ValidationError, match="serve_url"):
+        Settings(serve_url=url)
+    with pytest.raises(model_server.ReloadError, match="is not an http"):
+        model_server.reload(url, "token", tracking.CHAMPION, timeout=1)
 {%- endif %}
 
 

@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }}.core.schema import INPUT_COLUMNS
 from {{ cookiecutter.package_name }}.io import tracking
 from {{ cookiecutter.package_name }}.io.datasets import load_model, read_customers, save_model
 from {{ cookiecutter.package_name }}.jobs import pipeline, register
+from {{ cookiecutter.package_name }}.reliability.server import setting_overrides
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -44,6 +45,13 @@ def registry(tmp_path_factory, tracked_settings) -> Settings:
         save_model(broken, settings.model_file)
         register.run(settings, RETRAINED)
     return settings
+
+
+@pytest.fixture(scope="session")
+def server_env(registry: Settings) -> dict[str, str | None]:
+    """Environment overrides for a `serve` subprocess (reliability.server.ServerProcess) over
+    the registry: its SQLite store, and no tracking server from the caller's environment."""
+    return {**setting_overrides(mlflow_dir=registry.mlflow_dir), "MLFLOW_TRACKING_URI": None}
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,18 @@ def test_mlflow_shapes_that_do_not_fit_are_named(client, records):
     assert problem(client.post("/invocations", json=ragged))[2].startswith("inputs")
 
 
+@pytest.mark.parametrize("name", [["tenure"], {"a": 1}, None, 3])
+def test_a_v2_tensor_whose_name_is_not_a_string_is_refused(client, name):
+    # Found by the fuzzer (make fuzz): a list as a tensor name was a 500 (unhashable key).
+    tensor = {"name": name, "datatype": "INT64", "shape": [1], "data": [1]}
+    model = client.get("/model").json()["name"]
+
+    answer = client.post(f"/v2/models/{model}/infer", json={"inputs": [tensor]})
+
+    assert problem(answer)[:2] == (422, "invalid_input")
+    assert problem(answer)[2].startswith("inputs")
+
+
 def test_unknown_routes_and_methods_answer_json(client):
     assert problem(client.get("/predictions"))[:2] == (404, "not_found")
     assert problem(client.get("/predict"))[:2] == (405, "method_not_allowed")

@@ -2,35 +2,21 @@
 
 import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import {{ cookiecutter.package_name }}
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
+from {{ cookiecutter.package_name }}.reliability.server import ServerProcess, setting_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-START_POLLS = 240  # x 0.25 s: the server imports MLflow and loads the model
 CLIENTS = 4
 AFTER_RELOAD = 100  # per client: answers from the new version before a client stops
 MAX_AFTER_RELOAD = 3_000  # per client: requests after the reload answered, at most
 RELOAD_TIMEOUT = 120  # seconds: a reload on a busy machine (load, self-check, collect)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Server:
@@ -54,47 +40,14 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(registry, tmp_path_factory):
+def server(server_env, tmp_path_factory):
     """`serve` in its own process group, over the test registry; stopped by its PID."""
     folder = tmp_path_factory.mktemp("server")
-    port = free_port()
-    env = {
-        **os.environ,
-        f"{ENV_PREFIX}MLFLOW_DIR": str(registry.mlflow_dir),
-        f"{ENV_PREFIX}SERVE_ADMIN_TOKEN": "admin-secret",
-        f"{ENV_PREFIX}PREDICTION_LOG_DIR": str(folder / "predictions"),
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
-    # The package as this test imports it, installed or not, from any working folder.
-    source = str(Path({{ cookiecutter.package_name }}.__file__).parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port)]
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(
-        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    settings = setting_overrides(
+        serve_admin_token="admin-secret", prediction_log_dir=folder / "predictions"
     )
-    try:
-        client = Server(port)
-        wait_ready(client, process, folder / "server.log")
-        yield client
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-        log.close()
-
-
-def wait_ready(client: Server, process: subprocess.Popen, log) -> None:
-    for _ in range(START_POLLS):
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if client.call("GET", "/ready")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"not ready:\n{log.read_text()[-3000:]}")
+    with ServerProcess(folder, {**server_env, **settings}, cwd=folder) as running:
+        yield Server(running.port)
 
 
 def test_http_predictions_equal_the_registered_model(server, records, champion_scores):

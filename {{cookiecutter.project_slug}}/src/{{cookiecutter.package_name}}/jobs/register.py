@@ -6,6 +6,7 @@ same way and training itself never needs a tracking server.
 
 import hashlib
 import json
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -122,10 +123,11 @@ def git_commit() -> str:
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    except OSError as error:  # no git in a container image: the commit is "unknown"
-        return subprocess.CompletedProcess(["git", *args], 127, "", str(error))
+    git = shutil.which("git")
+    if git is None:  # no git in a container image: the commit is "unknown"
+        return subprocess.CompletedProcess(["git", *args], 127, "", "git is not on PATH")
+    # S603 waived: git by its absolute path, with fixed subcommands and no shell.
+    return subprocess.run([git, *args], capture_output=True, text=True, check=False)  # noqa: S603
 
 
 def pinned(distributions: tuple[str, ...]) -> list[str]:

@@ -26,7 +26,7 @@ from .errors import ApiError
 
 log = logging.getLogger(__name__)
 #: The export command writes the registry entry here, beside the model files.
-ENTRY_FILE = "served-model.json"
+ENTRY_FILE = tracking.ENTRY_FILE
 SELF_CHECK_ROWS = 256
 #: float32 models (PyTorch) agree with numpy to ~1e-7; the baseline to ~1e-15.
 TOLERANCE = 1e-5
@@ -59,8 +59,9 @@ def load(settings: Settings, alias: str | None = None, version: str | None = Non
     """Load, compile and self-check a model; raise ModelLoadError for any failure."""
     try:
         if settings.serve_model_dir is not None and alias is None and version is None:
-            model = tracking.load_exported(settings.serve_model_dir)
             entry = _exported_entry(settings.serve_model_dir)
+            # Checked against the digest the export recorded: a changed file is refused.
+            model = tracking.load_exported(settings.serve_model_dir, entry.get("model_sha256", ""))
             source = str(settings.serve_model_dir)
         else:
             model, registered = tracking.load_version(

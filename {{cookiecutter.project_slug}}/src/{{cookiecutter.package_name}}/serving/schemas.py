@@ -62,8 +62,9 @@ def batch_decoder(max_rows: int) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(_batch(max_rows))
 
 
-def records_type(max_rows: int) -> Any:
-    """A bare list of customers (the compatible protocols build one from their own shapes)."""
+def records_type(max_rows: int | None) -> Any:
+    """A bare list of customers (the compatible protocols build one from their own shapes);
+    ``max_rows`` None: no upper limit (for the OpenAPI document, the limit is a setting)."""
     customers = list[Customer]  # type: ignore[valid-type]  # a struct built at runtime
     return Annotated[customers, msgspec.Meta(min_length=1, max_length=max_rows)]
 
@@ -71,13 +72,17 @@ def records_type(max_rows: int) -> Any:
 def invocation_decoder(max_rows: int) -> msgspec.json.Decoder:
     """MLflow's scoring body. Rows (dataframe_records, a list of instances or inputs) decode
     typed in one pass; the column-oriented shapes arrive as plain JSON for a second check."""
+    return msgspec.json.Decoder(invocation_type(max_rows))
+
+
+def invocation_type(max_rows: int | None) -> Any:
     records, columns = records_type(max_rows), dict[str, list[Any]]
     split = msgspec.defstruct(
         "DataframeSplit",
         [("columns", list[str]), ("data", list[list[Any]]), ("index", list[Any] | None, None)],
         forbid_unknown_fields=True,
     )
-    invocation = msgspec.defstruct(
+    return msgspec.defstruct(
         "Invocation",
         [
             ("dataframe_split", split | None, None),
@@ -88,13 +93,18 @@ def invocation_decoder(max_rows: int) -> msgspec.json.Decoder:
         ],
         forbid_unknown_fields=True,
     )
-    return msgspec.json.Decoder(invocation)
 
 
 def _batch(max_rows: int) -> type:
     return msgspec.defstruct(
         "Batch", [("customers", records_type(max_rows))], forbid_unknown_fields=True
     )
+
+
+def openapi_body(schema: dict) -> dict:
+    """OpenAPI for a body the route validates itself (from the bytes, which is faster), so
+    /docs shows it and a fuzzer generates it."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def json_schema(kind: Any) -> dict:
@@ -119,9 +129,9 @@ _NAMED = re.compile(r"field `(?P<name>[^`]+)`")
 
 def field_and_problem(error: msgspec.ValidationError, prefix: str = "") -> tuple[str, str]:
     """("customers[3].tenure", "Expected `int`, got `str`") from msgspec's message."""
-    match = _PATH.match(str(error))
-    assert match is not None  # every text matches: the path part is optional
-    problem, path = match["problem"], match["path"] or ""
+    text = str(error)
+    match = _PATH.match(text)  # the path part is optional: every text matches
+    problem, path = (match["problem"], match["path"] or "") if match else (text, "")
     if named := _NAMED.search(problem):  # missing or unknown field: the name is in the text
         path = f"{path}.{named['name']}"
     name = f"{prefix}{path}".lstrip(".")

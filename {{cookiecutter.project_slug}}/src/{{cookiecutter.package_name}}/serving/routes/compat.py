@@ -12,12 +12,34 @@ from fastapi.responses import Response
 
 from ...core import schema
 from ..errors import ApiError, json_response, request_id
+from ..schemas import invocation_type, json_schema, openapi_body
 from ..security import ApiKey
 from ..service import convert, decode, model_headers, predict
 
 router = APIRouter(tags=["compatible protocols"])
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 OUTPUT = "churn_probability"
+#: The V2 request body: one tensor per contract column (the route checks names and values).
+V2_REQUEST = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "inputs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "enum": list(schema.INPUT_COLUMNS)},
+                    "datatype": {"type": "string"},
+                    "shape": {"type": "array", "items": {"type": "integer"}},
+                    "data": {"type": "array"},
+                },
+                "required": ["name", "datatype", "shape", "data"],
+            },
+        },
+    },
+    "required": ["inputs"],
+}
 
 
 def read_document(body: bytes) -> dict:
@@ -62,7 +84,7 @@ def columns_to_records(columns: dict, field: str) -> list[dict]:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-@router.post("/invocations")
+@router.post("/invocations", openapi_extra=openapi_body(json_schema(invocation_type(None))))
 async def invocations(request: Request, _: ApiKey) -> Response:
     """MLflow's scoring protocol: dataframe_split, dataframe_records, instances or inputs."""
     decoders = request.app.state.decoders
@@ -105,14 +127,14 @@ async def v2_model_ready(request: Request, name: str) -> dict:
     return {"ready": True}
 
 
-@router.post("/v2/models/{name}/infer")
+@router.post("/v2/models/{name}/infer", openapi_extra=openapi_body(V2_REQUEST))
 async def v2_infer(request: Request, name: str, _: ApiKey) -> Response:
     """One input tensor per contract column (``shape`` [n]); the output is churn_probability."""
     _named(request, name)
     document = read_document(await request.body())
     tensors = document.get("inputs")
-    if not isinstance(tensors, list) or not all(isinstance(t, dict) for t in tensors):
-        raise ApiError(422, "invalid_input", "inputs: must be a list of tensors")
+    if not isinstance(tensors, list) or not all(_is_tensor(t) for t in tensors):
+        raise ApiError(422, "invalid_input", "inputs: must be a list of tensors with a name")
     columns = {tensor.get("name"): tensor.get("data") for tensor in tensors}
     records = columns_to_records(columns, "inputs")
     customers = convert(records, request.app.state.decoders.records, "inputs")
@@ -124,6 +146,11 @@ async def v2_infer(request: Request, name: str, _: ApiKey) -> Response:
         "outputs": [{"name": OUTPUT, "datatype": "FP64", "shape": [len(scores)], "data": scores}],
     }
     return json_response(body, headers=model_headers(model))
+
+
+def _is_tensor(tensor: object) -> bool:
+    # A name that is not a string (a list, an object) cannot key a column: refused, not a 500.
+    return isinstance(tensor, dict) and isinstance(tensor.get("name"), str)
 
 
 def _named(request: Request, name: str):
