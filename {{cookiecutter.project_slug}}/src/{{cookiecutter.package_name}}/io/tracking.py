@@ -65,6 +65,9 @@ _HTTP_RETRY_VARIABLES = (
     "MLFLOW_HTTP_REQUEST_TIMEOUT",
 )
 _http_retries_set: dict[str, str] = {}
+#: Servers that answered /health in this process. A job connects many times; once one answered,
+#: MLflow's own bounded retries (above) cover it stopping later, so it is not asked again.
+_answered: set[str] = set()
 #: /health answers in milliseconds: a server that takes longer is taken as down (retried).
 HEALTH_TIMEOUT_S = 5.0
 #: Where the OS's or urllib3's own words sit in a failed request's message, most precise first.
@@ -156,8 +159,9 @@ def check_server(settings: Settings) -> None:
     if uri is None:
         return
     _bound_http_retries(settings)
-    if uri.startswith(("http://", "https://")):
+    if uri.startswith(("http://", "https://")) and uri not in _answered:
         _wait_for_server(uri, settings)
+        _answered.add(uri)
 
 
 def safe_uri(text: str) -> str:
