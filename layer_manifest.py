@@ -61,9 +61,33 @@ def owned_paths(manifest: dict, layers: list[str]) -> list[str]:
     return [path for layer in layers for path in manifest["layers"][layer]["paths"]]
 
 
-def dropped_paths(manifest: dict, layers: list[str]) -> list[str]:
+def choice(manifest: dict, answers: dict | None, key: str) -> str:
+    """The answer to a generation-time choice; its first option when not answered."""
+    options = manifest["choices"][key]["options"]
+    return str((answers or {}).get(key, next(iter(options))))
+
+
+def uses(manifest: dict, answers: dict, key: str, values: str | list[str]) -> bool:
+    """Whether a bake has the choice's layer on and answered ``key`` with one of ``values``."""
+    wanted = [values] if isinstance(values, str) else values
+    layer = manifest["choices"][key]["layer"]
+    return layer in enabled_layers(manifest, answers) and choice(manifest, answers, key) in wanted
+
+
+def unused_choices(manifest: dict, answers: dict, layers: list[str]) -> dict[str, str]:
+    """Choices answered with something other than their default while their layer is off."""
+    unused = {}
+    for key, spec in manifest["choices"].items():
+        default = next(iter(spec["options"]))
+        if spec["layer"] not in layers and choice(manifest, answers, key) != default:
+            unused[key] = spec["layer"]
+    return unused
+
+
+def dropped_paths(manifest: dict, layers: list[str], answers: dict | None = None) -> list[str]:
     """Template paths a bake with ``layers`` leaves out: every path of the other layers, and the
-    paths of its own layers that need a further layer it lacks (``path_requires``)."""
+    paths of its own layers that need a further layer it lacks (``path_requires``) or another
+    answer to a choice (``path_choices``; unanswered choices take their default)."""
     dropped = []
     for layer, spec in manifest["layers"].items():
         if layer not in layers:
@@ -71,6 +95,9 @@ def dropped_paths(manifest: dict, layers: list[str]) -> list[str]:
             continue
         needs = spec.get("path_requires", {})
         dropped += [path for path, also in needs.items() if not set(also) <= set(layers)]
+        for path, conditions in spec.get("path_choices", {}).items():
+            if any(choice(manifest, answers, key) not in ok for key, ok in conditions.items()):
+                dropped.append(path)
     return dropped
 
 
@@ -79,9 +106,12 @@ def covers(owned: str, relative_path: str) -> bool:
     return relative_path == owned or (owned.endswith("/") and relative_path.startswith(owned))
 
 
-def included(manifest: dict, relative_path: str, layers: list[str]) -> bool:
-    """Whether a bake with ``layers`` keeps this template path."""
-    return not any(covers(path, relative_path) for path in dropped_paths(manifest, layers))
+def included(
+    manifest: dict, relative_path: str, layers: list[str], answers: dict | None = None
+) -> bool:
+    """Whether a bake with ``layers`` (and ``answers`` to the choices) keeps this template path."""
+    dropped = dropped_paths(manifest, layers, answers)
+    return not any(covers(path, relative_path) for path in dropped)
 
 
 def render_path(path: str, answers: dict) -> str:
@@ -102,7 +132,7 @@ def owner(manifest: dict, relative_path: str) -> str:
 def prune(project_dir: Path, manifest: dict, keep: list[str], answers: dict) -> list[str]:
     """Delete every path a bake with the layers ``keep`` leaves out; return what was removed."""
     removed = []
-    for relative in (render_path(path, answers) for path in dropped_paths(manifest, keep)):
+    for relative in (render_path(path, answers) for path in dropped_paths(manifest, keep, answers)):
         target = project_dir / relative
         if target.is_dir():
             shutil.rmtree(target)
@@ -122,7 +152,8 @@ def _remove_empty_parents(directory: Path, stop: Path) -> None:
 
 
 class LayerExtension(Extension):
-    """Jinja filter for the shared files: ``{% if cookiecutter|layer_enabled("notebook") %}``.
+    """Jinja filters for the shared files: ``{% if cookiecutter|layer_enabled("notebook") %}``
+    and ``{% if cookiecutter|uses("orchestrator", "kubeflow") %}`` (layer on, that answer).
 
     Also the global ``template_dir``: the absolute checkout path, which the hooks need to import
     this module (cookiecutter's ``_repo_dir`` is relative when the template is given as '.').
@@ -131,6 +162,7 @@ class LayerExtension(Extension):
     def __init__(self, environment) -> None:
         super().__init__(environment)
         environment.filters["layer_enabled"] = layer_enabled
+        environment.filters["uses"] = uses_filter
         environment.globals["template_dir"] = str(Path(__file__).resolve().parent)
 
 
@@ -139,6 +171,13 @@ def layer_enabled(answers: dict, layer: str) -> bool:
     if layer not in manifest["layers"]:
         raise KeyError(f"layer_enabled: unknown layer {layer!r}")
     return layer in enabled_layers(manifest, answers)
+
+
+def uses_filter(answers: dict, key: str, values: str | list[str]) -> bool:
+    manifest = load()
+    if key not in manifest["choices"]:
+        raise KeyError(f"uses: unknown choice {key!r}")
+    return uses(manifest, answers, key, values)
 
 
 def highest_built_stage(manifest: dict | None = None) -> str:

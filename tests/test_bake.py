@@ -77,15 +77,38 @@ CASES = [
     ("stage1-with-training", {"layer_training": "on"}, "customer_churn"),
     ("stage1-with-scale", {"layer_scale": "on"}, "customer_churn"),
     (
+        "stage4-other-systems",
+        {
+            "maturity_stage": "4",
+            "orchestrator": "kubeflow",
+            "ci_system": "both",
+            "serving_runtime": "kserve",
+            "governance_export": "cyclonedx",
+        },
+        "customer_churn",
+    ),
+    (
         "stage2-custom-names",
         {"maturity_stage": "2", "project_slug": "acme-retention", "package_name": "retention"},
         "retention",
     ),
 ]
+#: The other answers to the choices, checked for their file sets and leftover syntax only: they
+#: change no Python that stage4-other-systems does not already bring.
+OTHER_CHOICES = [
+    (
+        "stage3-jenkins-seldon",
+        {"maturity_stage": "3", "ci_system": "jenkins", "serving_runtime": "seldon"},
+        "customer_churn",
+    ),
+    ("stage2-kubeflow", {"maturity_stage": "2", "orchestrator": "kubeflow"}, "customer_churn"),
+    ("stage1-cicd-jenkins", {"layer_cicd": "on", "ci_system": "jenkins"}, "customer_churn"),
+]
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
-#: Files whose ``{{ }}`` is meant for another engine (Airflow macros, GitHub expressions),
+#: Files whose ``{{ }}`` is meant for another engine (Airflow macros, GitHub expressions, docker
+#: inspect's Go templates in the Jenkinsfile),
 #: checked for ours only (globs).
-RUNTIME_TEMPLATED = ("dags/*.py", "tests/test_dags.py", ".github/workflows/*.yml")
+RUNTIME_TEMPLATED = ("dags/*.py", "tests/test_dags.py", ".github/workflows/*.yml", "Jenkinsfile")
 OUR_SYNTAX = re.compile(r"\{%|\{#|cookiecutter\.")
 #: Globs of files cookiecutter copies without rendering: their braces are Python, not Jinja.
 VERBATIM = json.loads((TEMPLATE / "cookiecutter.json").read_text())["_copy_without_render"]
@@ -105,16 +128,22 @@ def baked(request, tmp_path) -> tuple[Path, dict, str]:
     return bake_case(tmp_path, answers), answers, package
 
 
-def test_exact_file_set_from_the_manifest(baked):
-    project, answers, package = baked
+@pytest.fixture(params=CASES + OTHER_CHOICES, ids=[case[0] for case in CASES + OTHER_CHOICES])
+def any_bake(request, tmp_path) -> tuple[Path, dict, str]:
+    _, answers, package = request.param
+    return bake_case(tmp_path, answers), answers, package
+
+
+def test_exact_file_set_from_the_manifest(any_bake):
+    project, answers, package = any_bake
     layers = json.loads((project / ".template.json").read_text())["layers"]
 
     assert layers == layer_manifest.enabled_layers(MANIFEST, {"maturity_stage": "1", **answers})
-    assert project_files(project) == expected_files(layers, package)
+    assert project_files(project) == expected_files(layers, package, answers)
 
 
-def test_no_template_syntax_left(baked):
-    project, _, _ = baked
+def test_no_template_syntax_left(any_bake):
+    project, _, _ = any_bake
     for relative in filter(lambda path: not is_verbatim(path), project_files(project)):
         text = (project / relative).read_text(encoding="utf-8")
         runtime = any(fnmatch.fnmatch(relative, pattern) for pattern in RUNTIME_TEMPLATED)
@@ -136,7 +165,7 @@ def test_every_structured_file_parses(baked):
     project, _, _ = baked
     parsers = {
         ".toml": tomllib.loads,
-        ".yaml": yaml.safe_load,
+        ".yaml": lambda text: list(yaml.safe_load_all(text)),  # Kubernetes files hold several
         ".yml": yaml.safe_load,
         ".json": json.loads,
         ".ipynb": lambda text: nbformat.validate(nbformat.reads(text, as_version=4)),
@@ -263,6 +292,16 @@ def test_orchestration_without_tracking_is_refused(tmp_path):
 
     assert result.returncode != 0
     assert "layer_orchestration needs layer(s) tracking" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_choice_whose_layer_is_off_is_refused(tmp_path):
+    result = bake(tmp_path / "out", maturity_stage="2", serving_runtime="kserve")
+
+    assert result.returncode != 0
+    assert "serving_runtime=kserve needs layer infra, which is off at maturity_stage=2" in (
+        result.stderr
+    )
     assert list((tmp_path / "out").iterdir()) == []
 
 

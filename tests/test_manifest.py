@@ -66,3 +66,34 @@ def test_path_requirements_name_own_existing_paths_and_other_layers():
 
 def test_stage_one_is_fully_built():
     assert layer_manifest.unbuilt(MANIFEST, MANIFEST["stages"]["1"]["layers"]) == []
+
+
+def test_every_choice_is_an_answer_with_the_same_options_and_a_layer():
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+
+    for key, spec in MANIFEST["choices"].items():
+        assert context[key] == list(spec["options"]), key
+        assert spec["layer"] in LAYERS, key
+        assert key in context["__prompts__"], key
+
+
+def test_path_choices_name_own_existing_paths_and_known_answers():
+    files = template_files()
+    choices = MANIFEST["choices"]
+    for name, spec in LAYERS.items():
+        for path, conditions in spec.get("path_choices", {}).items():
+            assert any(layer_manifest.covers(own, path) for own in spec["paths"]), (name, path)
+            assert any(layer_manifest.covers(path, f) for f in files), f"{path}: no such file"
+            for key, answers in conditions.items():
+                assert answers, (path, key)
+                assert set(answers) <= set(choices[key]["options"]), (path, key)
+
+
+def test_a_choice_keeps_exactly_its_own_variant_of_a_path():
+    layers = MANIFEST["stages"]["4"]["layers"]
+    for name, spec in LAYERS.items():
+        for path, conditions in spec.get("path_choices", {}).items():
+            for key, answers in conditions.items():
+                for option in MANIFEST["choices"][key]["options"]:
+                    kept = layer_manifest.included(MANIFEST, path, layers, {key: option})
+                    assert kept == (option in answers), (name, path, key, option)

@@ -77,6 +77,8 @@ if LATER:
         )
     )
 IDS = [case[0] for case in UPGRADES]
+#: Every choice answered with its last option, in a project at the highest built stage.
+OTHER_SYSTEMS = {key: list(spec["options"])[-1] for key, spec in MANIFEST["choices"].items()}
 PACKAGE = "customer_churn"
 CONFLICT = re.compile(rb"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
 GIT_IDENTITY = {
@@ -261,6 +263,22 @@ def test_unedited_upgrade_equals_a_fresh_bake_and_a_second_run_is_a_no_op(
     assert git(project, "status", "--porcelain") == ""
 
 
+def test_changing_every_choice_equals_a_fresh_bake_with_those_answers(tmp_path, template_repo):
+    project = bake_committed(template_repo, tmp_path / "old", maturity_stage=HIGHEST)
+    fresh = bake_committed(
+        template_repo, tmp_path / "fresh", maturity_stage=HIGHEST, **OTHER_SYSTEMS
+    )
+    choices = [f"--set={key}={value}" for key, value in OTHER_SYSTEMS.items()]
+
+    result = upgrade(project, *choices, "--template", str(template_repo))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert snapshot(project) == snapshot(fresh)
+    assert {key: record(project)["answers"][key] for key in OTHER_SYSTEMS} == OTHER_SYSTEMS
+    layers = layer_manifest.enabled_layers(MANIFEST, {"maturity_stage": HIGHEST})
+    assert project_files(project) == expected_files(layers, PACKAGE, OTHER_SYSTEMS)
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize(("_case", "answers", "args", "target"), UPGRADES, ids=IDS)
 def test_edited_upgrade_keeps_every_edit_and_the_project_passes_its_tests(
@@ -416,8 +434,17 @@ def test_a_dirty_tree_is_refused_and_nothing_changes(tmp_path, template_repo):
         (["--stage", "9"], "STAGE=9 is not a maturity stage"),
         (["--layers=-tracking", "--stage", "2"], "needs layer(s) tracking"),
         ([], "records no template source"),
+        (["--set", "orchestrator=argo"], "SET: orchestrator='argo' is not an answer"),
+        (["--set", "runtime=kserve"], "SET: 'runtime=kserve' is not a choice=answer"),
     ],
-    ids=["unknown-layer", "unknown-stage", "unworkable-layers", "no-source"],
+    ids=[
+        "unknown-layer",
+        "unknown-stage",
+        "unworkable-layers",
+        "no-source",
+        "unknown-answer",
+        "unknown-choice",
+    ],
 )
 def test_unusable_requests_are_refused_with_one_line(tmp_path, template_repo, args, message):
     project = bake_committed(template_repo, tmp_path / "out")
@@ -452,14 +479,16 @@ def test_a_dry_run_reports_and_writes_nothing(tmp_path, template_repo):
 
 def test_make_upgrade_passes_every_variable_on(default_project):
     result = subprocess.run(
-        ["make", "-n", "upgrade", "STAGE=2", "LAYERS=-notebook", "TEMPLATE=gh:acme/t", "REF=v2",
+        ["make", "-n", "upgrade", "STAGE=2", "LAYERS=-notebook",
+         "SET=orchestrator=kubeflow ci_system=both", "TEMPLATE=gh:acme/t", "REF=v2",
          "BASE_REF=abc", "BRANCH=up", "DRY_RUN=1"],
         cwd=default_project, capture_output=True, text=True, check=False,
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
     assert (
-        "tools/upgrade.py --stage=2 --layers=-notebook --template=gh:acme/t --ref=v2 "
+        "tools/upgrade.py --stage=2 --layers=-notebook --set=orchestrator=kubeflow "
+        "--set=ci_system=both --template=gh:acme/t --ref=v2 "
         "--base-ref=abc --branch=up --dry-run"
     ) in " ".join(result.stdout.replace("\\\n", " ").split())  # make -n keeps the line breaks
 

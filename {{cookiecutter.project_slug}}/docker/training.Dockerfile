@@ -1,5 +1,5 @@
 {%- set python_patch = {"3.11": "3.11.13", "3.12": "3.12.11"}[cookiecutter.python_version] -%}
-{%- set extras = ["training", "tracking"] + (["data"] if cookiecutter|layer_enabled("data") else []) + (["scale"] if cookiecutter|layer_enabled("scale") else []) -%}
+{%- set extras = ["training", "tracking"] + (["data"] if cookiecutter|layer_enabled("data") else []) + (["scale"] if cookiecutter|layer_enabled("scale") else []) + (["monitoring"] if cookiecutter|uses("orchestrator", "kubeflow") and cookiecutter|layer_enabled("monitoring") else []) -%}
 # Training image: the main job (generate or load -> validate -> train -> evaluate -> register)
 # under torchrun, data-parallel over the GPUs of one machine. What it trains is
 # configs/pipeline.yaml's model.kind (tabular_net is the PyTorch model); mount another config and

@@ -2,6 +2,7 @@
 
     make upgrade STAGE=3                      # move to another maturity stage
     make upgrade LAYERS=serving               # switch a layer on (LAYERS=-notebook: off)
+    make upgrade SET=orchestrator=kubeflow    # another answer to a choice (several: SET="a=x b=y")
     make upgrade TEMPLATE=gh:org/repo REF=v1  # a newer template version, same stage
 
 The template is rendered twice into a temporary folder, with git init and other side effects
@@ -59,13 +60,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="make upgrade",
         description="Regenerate this project from its template at another stage, with other "
         "layers or at a newer template version, merging the changes into your edited files.",
-        epilog="Make variables: STAGE, LAYERS, TEMPLATE, REF, BASE_REF, BRANCH, DRY_RUN=1.",
+        epilog="Make variables: STAGE, LAYERS, SET, TEMPLATE, REF, BASE_REF, BRANCH, DRY_RUN=1.",
     )
     parser.add_argument("--stage", help="maturity stage to move to (default: the recorded one)")
     parser.add_argument(
         "--layers",
         default="",
         help="comma-separated layers to switch on; a leading '-' switches one off",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CHOICE=ANSWER",
+        help="answer a generation-time choice anew, e.g. orchestrator=kubeflow, ci_system=both, "
+        "serving_runtime=kserve, governance_export=cyclonedx (repeatable)",
     )
     parser.add_argument(
         "--template",
@@ -99,7 +108,7 @@ def upgrade(project: Path, args: argparse.Namespace) -> int:
         base_template, _ = export(source, base_ref(record, args), scratch / "base-template")
         target_template, commit = export(source, args.ref, scratch / "target-template")
         manifest = read_manifest(target_template)
-        answers = new_answers(record["answers"], args.stage, args.layers, manifest)
+        answers = new_answers(record["answers"], args.stage, args.layers, manifest, args.set)
         base = render(base_template, record["answers"], scratch / "base", scratch)
         target = render(target_template, answers, scratch / "target", scratch)
         identity = {

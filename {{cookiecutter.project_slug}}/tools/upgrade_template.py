@@ -115,8 +115,10 @@ def read_manifest(template: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def new_answers(answers: dict, stage: str | None, layers: str, manifest: dict) -> dict:
-    """The recorded answers with another stage and the layer switches asked for."""
+def new_answers(
+    answers: dict, stage: str | None, layers: str, manifest: dict, choices: list[str] = ()
+) -> dict:
+    """The recorded answers with another stage, the layer switches and the choices asked for."""
     answers = dict(answers)
     if stage:
         if stage not in manifest["stages"]:
@@ -129,7 +131,23 @@ def new_answers(answers: dict, stage: str | None, layers: str, manifest: dict) -
             known = ", ".join(manifest["layers"])
             raise UpgradeError(f"LAYERS: unknown layer {name!r}; the layers are {known}")
         answers[f"layer_{name}"] = "off" if item.startswith("-") else "on"
+    for item in choices:
+        key, value = parse_choice(item, manifest.get("choices", {}))
+        answers[key] = value
     return answers
+
+
+def parse_choice(item: str, choices: dict) -> tuple[str, str]:
+    """``key=value`` for one generation-time choice (orchestrator=kubeflow), checked."""
+    key, _, value = item.partition("=")
+    key, value = key.strip(), value.strip()
+    if key not in choices:
+        known = ", ".join(choices) or "none in this template version"
+        raise UpgradeError(f"SET: {item!r} is not a choice=answer; the choices are {known}")
+    options = ", ".join(choices[key]["options"])
+    if value not in choices[key]["options"]:
+        raise UpgradeError(f"SET: {key}={value!r} is not an answer; choose one of {options}")
+    return key, value
 
 
 def render(template: Path, answers: dict, output: Path, scratch: Path) -> Path:

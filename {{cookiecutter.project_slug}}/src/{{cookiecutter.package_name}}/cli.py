@@ -673,6 +673,42 @@ def model_card_command(
     done = "rendered and logged" if record.written else "fetched"
     number = record.lineage["model"]["version"]
     typer.echo(f"{done} version {number}: {record.folder / governance.CARD_HTML}")
+{%- if cookiecutter|uses("governance_export", "cyclonedx") %}
+
+
+@app.command("ml-bom")
+@clear_errors
+def ml_bom_command(
+    version: Annotated[
+        str | None, typer.Option(help="Registered version number [default: --alias's].")
+    ] = None,
+    alias: Annotated[str, typer.Option(help="Registry alias, when no --version.")] = "champion",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder to write [default: reports/governance/<name>-v<version>]."),
+    ] = None,
+) -> None:
+    """Fetch a version's CycloneDX ML-BOM (mlbom.cdx.json) and check it against the schema.
+
+    The BOM (CycloneDX 1.6) describes the registered model (name, version, SHA-256 of its files,
+    run, alias, metrics and model card) and the data it was trained on (DVC's MD5), for
+    governance and supply-chain tools. Registration writes it beside the model card; a version
+    registered before gets one now, built from its lineage record. Exit 0: valid; 1: names the
+    first schema violation; 2: no such version.
+    """
+    from .io.tracking import TrackingError
+    from .jobs import governance
+
+    try:
+        path, problem = governance.fetch_bom(Settings(), version, alias, out)
+    except TrackingError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(code=2) from None
+    if problem is not None:
+        typer.echo(f"{path}: NOT valid CycloneDX: {problem}")
+        raise typer.Exit(code=1)
+    typer.echo(f"{path}: valid CycloneDX 1.6 ML-BOM")
+{%- endif %}
 
 
 audit_app = typer.Typer(

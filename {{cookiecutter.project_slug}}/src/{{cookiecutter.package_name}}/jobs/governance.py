@@ -5,7 +5,8 @@ stage, Airflow, continuous training) gets reports/governance/<name>-v<N>/ (linea
 model_card.md, model_card.html, figures/), the same files as the governance/ artifacts of its
 run, and ``lineage.*`` tags on the version. ``fetch_card`` brings them back (or renders them for
 a version registered before the layer existed); ``verify_audit``/``prune_audit`` check and trim
-the audit log.
+the audit log.{% if cookiecutter|uses("governance_export", "cyclonedx") %} Each version's folder and governance/ artifacts also hold its CycloneDX
+ML-BOM (mlbom.cdx.json, built by core/mlbom.py); ``fetch_bom`` brings it back.{% endif %}
 """
 
 import hashlib
@@ -15,6 +16,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+{%- if cookiecutter|uses("governance_export", "cyclonedx") %}
+from importlib import metadata
+{%- endif %}
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +27,9 @@ from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
 from ..configs import ConfigError
+{%- if cookiecutter|uses("governance_export", "cyclonedx") %}
+from ..core import mlbom
+{%- endif %}
 from ..core.audit import Problem, Verdict, verify
 from ..core.features import churn_labels
 from ..core.lineage import RECORDED_TAG, Environment, lineage_record, lineage_tags
@@ -36,6 +43,9 @@ from ..settings import Settings
 LINEAGE_JSON = "lineage.json"
 CARD_MD = "model_card.md"
 CARD_HTML = "model_card.html"
+{%- if cookiecutter|uses("governance_export", "cyclonedx") %}
+BOM_JSON = "mlbom.cdx.json"
+{%- endif %}
 #: The per-group results of the card ("factors" in Mitchell et al.).
 FACTOR_COLUMNS = ("gender", "SeniorCitizen", "Partner", "Dependents", "Contract")
 #: Test rows scored for the per-group results: enough for group AUCs, bounded at any scale.
@@ -68,6 +78,9 @@ def record_version(
     lineage = _lineage(settings, entry, current_environment(settings), factors)
     figures = sorted(settings.figures_dir.glob("*.png"))
     write_record(folder, lineage, card_text(settings), figures)
+{%- if cookiecutter|uses("governance_export", "cyclonedx") %}
+    write_bom(settings, folder, lineage, entry)
+{%- endif %}
     tracking.log_governance(settings, entry, folder, lineage_tags(lineage))
     return VersionRecord(folder, lineage, written=True)
 
@@ -101,10 +114,52 @@ def fetch_card(
             tracking.download_run_folder(settings, entry.run_id, "reports", Path(scratch))
             figures = sorted((Path(scratch) / "reports").glob("*.png"))
         write_record(folder, lineage, card_text(settings), figures)
+{%- if cookiecutter|uses("governance_export", "cyclonedx") %}
+        write_bom(settings, folder, lineage, entry)
+{%- endif %}
         tracking.log_governance(settings, entry, folder, lineage_tags(lineage))
     return VersionRecord(folder, lineage, written=True)
 
 
+{% if cookiecutter|uses("governance_export", "cyclonedx") -%}
+def fetch_bom(
+    settings: Settings,
+    version: str | None = None,
+    alias: str | None = None,
+    out: Path | None = None,
+) -> tuple[Path, str | None]:
+    """A version's ML-BOM (with its record and card, as ``fetch_card``) and the first problem
+    the CycloneDX schema finds in it (None: valid). A version registered before the export was
+    chosen gets one now, built from its stored lineage, and logged with it."""
+    record = fetch_card(settings, version, alias, out)
+    path = record.folder / BOM_JSON
+    if not path.is_file():
+        entry = tracking.version_entry(settings, version, alias)
+        write_bom(settings, record.folder, record.lineage, entry)
+        tracking.log_governance(settings, entry, record.folder, {})
+    return path, mlbom.validate(path.read_text(encoding="utf-8"))
+
+
+def write_bom(
+    settings: Settings, folder: Path, lineage: dict, entry: tracking.RegisteredModel
+) -> None:
+    """mlbom.cdx.json in ``folder``: the lineage record and card as a CycloneDX ML-BOM."""
+    text = card_text(settings)
+    try:
+        project = metadata.version({{ cookiecutter.project_slug|jsonify }})
+    except metadata.PackageNotFoundError:  # run from a source checkout (PYTHONPATH=src)
+        project = "unknown"
+    bom = mlbom.build_bom(
+        lineage,
+        text,
+        model_sha256=entry.model_sha256,
+        alias=entry.alias,
+        tool=({{ cookiecutter.project_slug|jsonify }}, project),
+    )
+    (folder / BOM_JSON).write_text(mlbom.to_json(bom, lineage, text), encoding="utf-8")
+
+
+{% endif -%}
 def version_folder(settings: Settings, version: str) -> Path:
     return settings.reports_dir / "governance" / f"{settings.registered_model_name}-v{version}"
 

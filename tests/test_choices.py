@@ -1,0 +1,71 @@
+"""The generation-time choices (orchestrator, CI system, serving runtime, governance export) leave
+the default output as it was: a project generated with the default answers is byte-for-byte the
+project the template generated before the choices existed (template commit PRE_CHOICES).
+
+Allowed differences, each asserted exactly: ``.template.json`` records the four new answers and
+the new template version; the upgrade tool gained ``SET=`` to change an answer (tools/upgrade*.py
+and the Makefile's ``upgrade`` rule). When a later change means to alter the default output, it
+moves PRE_CHOICES to its own parent commit.
+"""
+
+import difflib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import MANIFEST, TEMPLATE, bake_ok, project_files
+
+PRE_CHOICES = "d570ed094ed2d70e1424670e238e9a8635490e57"
+UPGRADE_TOOL = {"tools/upgrade.py", "tools/upgrade_template.py"}
+CHOICE_KEYS = set(MANIFEST["choices"])
+
+
+@pytest.fixture(scope="module")
+def pre_choices_template(tmp_path_factory) -> Path:
+    """The template checkout at PRE_CHOICES (git archive: no working-tree changes leak in)."""
+    folder = tmp_path_factory.mktemp("pre-choices")
+    archive = subprocess.run(
+        ["git", "-C", str(TEMPLATE), "archive", "--format=tar", PRE_CHOICES],
+        capture_output=True,
+        check=False,
+    )
+    assert archive.returncode == 0, (
+        f"template commit {PRE_CHOICES} is not in this clone: {archive.stderr.decode()[-500:]}"
+    )
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def changed_lines(old: str, new: str) -> list[str]:
+    diff = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+    return [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+
+
+@pytest.mark.parametrize("stage", ["1", "2", "3", "4"])
+def test_default_answers_generate_the_pre_choices_project(stage, pre_choices_template, tmp_path):
+    old = bake_ok(
+        tmp_path / "old", template=str(pre_choices_template), maturity_stage=stage, git_init="no"
+    )
+    new = bake_ok(tmp_path / "new", maturity_stage=stage, git_init="no")
+
+    assert project_files(new) == project_files(old)
+    differing = {
+        relative
+        for relative in project_files(new)
+        if (new / relative).read_bytes() != (old / relative).read_bytes()
+    }
+    assert differing <= {".template.json", "Makefile", *UPGRADE_TOOL}, sorted(differing)
+
+    old_record = json.loads((old / ".template.json").read_text())
+    new_record = json.loads((new / ".template.json").read_text())
+    added = set(new_record["answers"]) - set(old_record["answers"])
+    assert added == CHOICE_KEYS
+    defaults = {key: next(iter(spec["options"])) for key, spec in MANIFEST["choices"].items()}
+    assert {key: new_record["answers"][key] for key in added} == defaults
+    assert new_record["layers"] == old_record["layers"]
+    assert new_record["template"]["version"] == MANIFEST["version"]
+
+    makefile = changed_lines((old / "Makefile").read_text(), (new / "Makefile").read_text())
+    assert all("upgrade" in line or "SET" in line for line in makefile), makefile
