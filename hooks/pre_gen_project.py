@@ -91,10 +91,12 @@ def check_layers(answers: dict) -> None:
             f"{manifest.switch_name(layer)} needs layer(s) {', '.join(lacking)}, which are off "
             f"at maturity_stage={stage}: switch them on or choose a higher stage"
         )
-    for key, layer in manifest.unused_choices(layers_manifest, answers, layers).items():
+    unused = manifest.unused_choices(layers_manifest, answers, layers)
+    if unused:
+        key, layer = next(iter(unused.items()))
         raise Refused(
             f"{key}={answers[key]} needs layer {layer}, which is off at maturity_stage={stage}: "
-            f"switch it on ({manifest.switch_name(layer)}=on) or choose a higher stage"
+            f"switch it on ({manifest.switch_name(layer)}=on) or leave {key} at its default"
         )
     missing = manifest.unbuilt(layers_manifest, layers)
     if missing:

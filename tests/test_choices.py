@@ -68,4 +68,10 @@ def test_default_answers_generate_the_pre_choices_project(stage, pre_choices_tem
     assert new_record["template"]["version"] == MANIFEST["version"]
 
     makefile = changed_lines((old / "Makefile").read_text(), (new / "Makefile").read_text())
-    assert all("upgrade" in line or "SET" in line for line in makefile), makefile
+    assert makefile == [
+        "-upgrade: $(INSTALLED) ## Regenerate from the template, keeping your edits: STAGE=, "
+        "LAYERS=, TEMPLATE=, REF=, BRANCH=",
+        "+upgrade: $(INSTALLED) ## Regenerate from the template, keeping your edits: STAGE=, "
+        "LAYERS=, SET=, TEMPLATE=, REF=, BRANCH=",
+        "+\t\t$(foreach choice,$(SET),--set=$(choice)) \\",
+    ]

@@ -20,6 +20,13 @@ CASES = {
     "stage3": {"maturity_stage": "3", "ci_system": "jenkins"},
     "stage4": {"maturity_stage": "4", "ci_system": "jenkins"},
     "stage3-both": {"maturity_stage": "3", "ci_system": "both"},
+    "stage4-kubeflow-kserve": {
+        "maturity_stage": "4",
+        "ci_system": "jenkins",
+        "orchestrator": "kubeflow",
+        "serving_runtime": "kserve",
+    },
+    "stage3-seldon": {"maturity_stage": "3", "ci_system": "jenkins", "serving_runtime": "seldon"},
 }
 #: The stages each bake has, in order: the checks always, then what its layers add.
 STAGES = {
@@ -29,7 +36,18 @@ STAGES = {
         *["Build images", "Build", "Push", "Deploy"],
     ],
 }
-STAGES["stage4"] = STAGES["stage3-both"] = STAGES["stage3"]
+STAGES |= {case: STAGES["stage3"] for case in CASES if case not in STAGES}
+
+
+def deploy_waits(slug: str) -> dict[str, list[str]]:
+    """What the Deploy stage waits for, per serving runtime: the resource it deployed."""
+    return {
+        "fastapi": [f"serving=deployment/{slug}-serving\n", 'rollout status "$serving"'],
+        "kserve": [f"wait --for=condition=Ready inferenceservice/{slug} "],
+        "seldon": [f"wait --for=condition=Ready model/{slug} "],
+    }
+
+
 #: Broken on purpose: the check must reject each one.
 BREAKAGES = {
     "missing-brace": ("        stage('Test') {", "        stage('Test')"),
@@ -91,11 +109,35 @@ def test_stages_follow_the_layers(case, bakes):
     text = (bakes[case] / "Jenkinsfile").read_text()
     calls = make_calls(text)
 
+    orchestration = infra = case != "stage1-with-cicd"  # stage 2+ / 3+ layers
+    kubeflow = CASES[case].get("orchestrator") == "kubeflow"
+
     assert stage_names(text) == STAGES[case]
     assert {"lint", "typecheck", "test", "security", "audit-deps"} <= calls
-    assert ("airflow-test" in calls) == (case != "stage1-with-cicd")
-    assert ("images" in calls) == (case != "stage1-with-cicd")
-    assert "kfp-compile" not in calls
+    assert ("airflow-test" in calls) == (orchestration and not kubeflow)
+    assert ("kfp-compile" in calls) == kubeflow
+    assert ("images" in calls) == infra
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_deploy_waits_for_what_the_serving_runtime_deploys(case, bakes):
+    text = (bakes[case] / "Jenkinsfile").read_text()
+    runtime = CASES[case].get("serving_runtime", "fastapi")
+    fastapi = runtime == "fastapi" and case != "stage1-with-cicd"
+
+    # Only the FastAPI Deployment runs the serving image: its digest is pinned in the overlay.
+    assert ("serving-image" in text) == fastapi
+    assert ("pinned by digest" in text) == fastapi
+    if case == "stage1-with-cicd":
+        assert "stage('Deploy')" not in text
+        assert "Credentials Binding" not in text
+        return
+    deploy = text[text.index("stage('Deploy')") :]
+    assert "Credentials Binding" in text
+    for other, waits in deploy_waits(bakes[case].name).items():
+        for wait in waits:
+            assert (wait in deploy) == (other == runtime), (other, wait)
+    assert "rollout undo" not in deploy or fastapi
 
 
 def make_calls(text: str) -> set[str]:
@@ -143,7 +185,7 @@ def test_the_ci_system_decides_which_ci_files_exist(bakes):
             if path.is_file()
         }
 
-    for case in ("stage1-with-cicd", "stage3", "stage4"):
+    for case in [case for case, answers in CASES.items() if answers["ci_system"] == "jenkins"]:
         assert not (bakes[case] / ".github").exists(), case
     assert not (bakes["stage3-github"] / "Jenkinsfile").exists()
     assert github_files(bakes["stage3-both"]) == github_files(bakes["stage3-github"])

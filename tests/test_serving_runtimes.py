@@ -21,7 +21,8 @@ from test_delivery import layers_of, run
 
 validators = test_delivery.validators  # the pinned validators' bin folder (a fixture)
 
-pytestmark = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not installed")
+#: Only the tests that render an overlay need kubectl; those that read the baked files do not.
+needs_kubectl = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not installed")
 
 CRDS = Path(__file__).parent / "validators" / "crds"
 #: runtime -> (answers, package, the kind it serves with)
@@ -90,6 +91,7 @@ def schema_errors(validators: Path, schema: dict, document: dict, folder: Path) 
     return "" if checked.returncode == 0 else checked.stdout + checked.stderr
 
 
+@needs_kubectl
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_overlays_match_the_crd_and_kubernetes_schemas(
@@ -126,6 +128,7 @@ def mistyped(kind: str, document: dict) -> dict:
     return document
 
 
+@needs_kubectl
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("broken", [misspelt, mistyped])
 def test_the_crd_check_fails_on_a_wrong_manifest(runtimes, runtime, broken, validators, tmp_path):
@@ -138,6 +141,7 @@ def test_the_crd_check_fails_on_a_wrong_manifest(runtimes, runtime, broken, vali
     assert re.search(r"storageURI|requirement|'two'", errors), errors
 
 
+@needs_kubectl
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_the_registered_model_is_served_under_its_own_name(runtimes, runtime):
     project = runtimes[runtime]
@@ -175,3 +179,58 @@ def test_the_fastapi_server_and_its_v2_routes_stay(runtimes, runtime):
     assert not (project / "deploy/k8s/base/deployment.yaml").exists()
     assert "kustomize edit set image" not in deploy
     assert f"--for=condition=Ready {RUNTIMES[runtime][2].lower()}/{project.name}" in deploy
+
+
+#: Texts of the FastAPI Deployment that must not describe a KServe or Seldon deploy:
+#: file -> phrases. Each is asserted present in a fastapi bake first, so a reworded phrase
+#: fails here instead of passing for want of a match.
+FASTAPI_ONLY = {
+    "README.md": [
+        "a Deployment with readiness on `/ready`",
+        "pin it by digest",  # deploy.yml's row
+        "the serving image pinned by digest",  # the Jenkinsfile's Deploy row
+        "wait for the rollout (undone if it fails)",
+        "kubectl rollout restart",  # a new champion, in continuous training's section
+    ],
+    "deploy/k8s/README.md": ["/admin/reload", "rollout status", "pins it in the prod overlay"],
+    "deploy/k8s/overlays/prod/kustomization.yaml": ["across zones"],
+}
+
+
+@pytest.fixture(scope="module")
+def stage4_bakes(tmp_path_factory):
+    """Stage 4 with both CI systems (both Deploy rows), each runtime beside a fastapi bake of
+    the same orchestrator (continuous training's text differs by orchestrator)."""
+    made = {}
+    for runtime, orchestrator in [
+        ("fastapi", "airflow"),
+        ("fastapi", "kubeflow"),
+        ("kserve", "airflow"),
+        ("seldon", "kubeflow"),
+    ]:
+        answers = {"serving_runtime": runtime, "orchestrator": orchestrator}
+        out = tmp_path_factory.mktemp(f"{runtime}-{orchestrator}") / "out"
+        made[runtime, orchestrator] = bake_ok(
+            out, git_init="no", maturity_stage="4", ci_system="both", **answers
+        )
+    return made
+
+
+@pytest.mark.parametrize(
+    ("runtime", "orchestrator"), [("kserve", "airflow"), ("seldon", "kubeflow")]
+)
+def test_the_docs_describe_the_runtime_not_the_fastapi_deployment(
+    stage4_bakes, runtime, orchestrator
+):
+    fastapi = stage4_bakes["fastapi", orchestrator]
+    project = stage4_bakes[runtime, orchestrator]
+    kind = RUNTIMES[runtime][2]
+
+    for path, phrases in FASTAPI_ONLY.items():
+        for phrase in phrases:
+            assert phrase in (fastapi / path).read_text(), (path, phrase)
+            assert phrase not in (project / path).read_text(), (path, phrase)
+    readme = (project / "README.md").read_text()
+    assert f"wait until the {kind} is Ready (its model loaded)" in readme
+    assert "a new champion\nis served once `storageUri` names it" in readme
+    assert "Jenkinsfile's Deploy stage" in (project / "deploy/k8s/README.md").read_text()

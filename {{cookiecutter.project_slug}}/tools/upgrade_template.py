@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,14 +117,14 @@ def read_manifest(template: Path) -> dict:
 
 
 def new_answers(
-    answers: dict, stage: str | None, layers: str, manifest: dict, choices: list[str] = ()
+    answers: dict, stage: str | None, layers: str, manifest: dict, choices: Sequence[str] = ()
 ) -> dict:
     """The recorded answers with another stage, the layer switches and the choices asked for."""
     answers = dict(answers)
     if stage:
         if stage not in manifest["stages"]:
-            choices = ", ".join(manifest["stages"])
-            raise UpgradeError(f"STAGE={stage} is not a maturity stage: choose one of {choices}")
+            stages = ", ".join(manifest["stages"])
+            raise UpgradeError(f"STAGE={stage} is not a maturity stage: choose one of {stages}")
         answers["maturity_stage"] = stage
     for item in filter(None, (part.strip() for part in layers.split(","))):
         name = item.removeprefix("-")

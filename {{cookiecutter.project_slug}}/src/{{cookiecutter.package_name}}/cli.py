@@ -691,10 +691,10 @@ def ml_bom_command(
     """Fetch a version's CycloneDX ML-BOM (mlbom.cdx.json) and check it against the schema.
 
     The BOM (CycloneDX 1.6) describes the registered model (name, version, SHA-256 of its files,
-    run, alias, metrics and model card) and the data it was trained on (DVC's MD5), for
-    governance and supply-chain tools. Registration writes it beside the model card; a version
-    registered before gets one now, built from its lineage record. Exit 0: valid; 1: names the
-    first schema violation; 2: no such version.
+    run, metrics and model card) and the data it was trained on (DVC's MD5), for governance
+    and supply-chain tools. Registration writes it beside the model card (an invalid one is
+    withheld, with a warning); a version without one gets it now, built from its lineage record.
+    Exit 0: valid; 1: names the first schema violation; 2: no such version.
     """
     from .io.tracking import TrackingError
     from .jobs import governance

@@ -47,14 +47,13 @@ ARCHITECTURES = {
 CARD_FILE, LINEAGE_FILE = "model_card.html", "lineage.json"
 
 
-def build_bom(
-    lineage: dict, text: CardText, *, model_sha256: str, alias: str, tool: tuple[str, str]
-) -> Bom:
+def build_bom(lineage: dict, text: CardText, *, model_sha256: str, tool: tuple[str, str]) -> Bom:
     """The BOM of one version: model and data components, model -> data, who and what made it.
 
     ``tool`` is the project's (name, version), listed with cyclonedx-python-lib as the tools.
+    The version's aliases are not in it: they move (a promotion) after the BOM is written.
     """
-    model, data = _model_component(lineage, text, model_sha256, alias), _data_component(lineage)
+    model, data = _model_component(lineage, text, model_sha256), _data_component(lineage)
     owner = _contact(text.owner)
     project = Component(type=ComponentType.APPLICATION, name=tool[0], version=tool[1])
     bom = Bom(
@@ -137,11 +136,10 @@ def model_card(lineage: dict, text: CardText) -> dict:
     }
 
 
-def _model_component(lineage: dict, text: CardText, model_sha256: str, alias: str) -> Component:
+def _model_component(lineage: dict, text: CardText, model_sha256: str) -> Component:
     model, environment = lineage["model"], lineage["environment"] or {}
     facts = {
         "mlflow:run_id": model["run_id"],
-        "mlflow:alias": alias,
         "mlflow:model_uri": model["uri"],
         "lineage:model_kind": model["kind"],
         "lineage:git_commit": lineage["code"]["git_commit"],
@@ -242,11 +240,17 @@ def _fairness(lineage: dict, text: CardText) -> list[dict]:
 
 
 def _contact(owner: str) -> OrganizationalContact | None:
-    """``Name <email>`` (model_card.yaml's owner) as a CycloneDX contact."""
+    """model_card.yaml's owner as a CycloneDX contact: ``Name <email>`` or a bare address gives
+    both parts; anything else ("Data Science Team", "Owner (team)") is all name. parseaddr alone
+    would read a plain "Data Science Team" as the address "Data", which the schema rejects."""
+    owner = owner.strip()
+    if not owner:
+        return None
     name, email = parseaddr(owner)
-    if not (name or email):
-        return None if not owner.strip() else OrganizationalContact(name=owner.strip())
-    return OrganizationalContact(name=name or None, email=email or None)
+    local, at, domain = email.partition("@")
+    if at and local and domain and "@" not in domain and not any(c.isspace() for c in email):
+        return OrganizationalContact(name=name or None, email=email)
+    return OrganizationalContact(name=owner)
 
 
 def _contact_json(contact: OrganizationalContact) -> dict:

@@ -11,6 +11,9 @@ ML-BOM (mlbom.cdx.json, built by core/mlbom.py); ``fetch_bom`` brings it back.{%
 
 import hashlib
 import json
+{%- if cookiecutter|uses("governance_export", "cyclonedx") %}
+import logging
+{%- endif %}
 import platform
 import shutil
 import tempfile
@@ -53,6 +56,10 @@ FACTOR_ROWS = 100_000
 #: The project's root in a source checkout (src/<package>/jobs/ is three levels below it).
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 CONSTRAINTS = Path("requirements") / "constraints.txt"
+{%- if cookiecutter|uses("governance_export", "cyclonedx") %}
+
+log = logging.getLogger(__name__)
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -135,15 +142,25 @@ def fetch_bom(
     path = record.folder / BOM_JSON
     if not path.is_file():
         entry = tracking.version_entry(settings, version, alias)
-        write_bom(settings, record.folder, record.lineage, entry)
+        problem = write_bom(settings, record.folder, record.lineage, entry)
+        if problem is not None:
+            return path, problem
         tracking.log_governance(settings, entry, record.folder, {})
     return path, mlbom.validate(path.read_text(encoding="utf-8"))
 
 
 def write_bom(
     settings: Settings, folder: Path, lineage: dict, entry: tracking.RegisteredModel
-) -> None:
-    """mlbom.cdx.json in ``folder``: the lineage record and card as a CycloneDX ML-BOM."""
+) -> str | None:
+    """mlbom.cdx.json in ``folder``: the lineage record and card as a CycloneDX ML-BOM, checked
+    against the schema first. An invalid one is not written (so not logged either): the first
+    problem is returned and logged as a warning, and ``ml-bom`` exits 1 naming it.
+
+    Not an error: registration calls this after the version exists, with its record and card
+    written but not yet logged; raising here would leave a registered version without them
+    (and without the tags that mark it complete). The BOM is an export of that record, so the
+    record is kept and the export alone is withheld until configs/model_card.yaml is fixed.
+    """
     text = card_text(settings)
     try:
         project = metadata.version({{ cookiecutter.project_slug|jsonify }})
@@ -153,10 +170,21 @@ def write_bom(
         lineage,
         text,
         model_sha256=entry.model_sha256,
-        alias=entry.alias,
         tool=({{ cookiecutter.project_slug|jsonify }}, project),
     )
-    (folder / BOM_JSON).write_text(mlbom.to_json(bom, lineage, text), encoding="utf-8")
+    document = mlbom.to_json(bom, lineage, text)
+    problem = mlbom.validate(document)
+    if problem is not None:
+        (folder / BOM_JSON).unlink(missing_ok=True)
+        log.warning(
+            "%s v%s: ML-BOM not written, not valid CycloneDX: %s",
+            entry.name,
+            entry.version,
+            problem,
+        )
+        return problem
+    (folder / BOM_JSON).write_text(document, encoding="utf-8")
+    return None
 
 
 {% endif -%}
