@@ -10,7 +10,7 @@ CONSTRAINTS := {{cookiecutter.project_slug}}/requirements/constraints.txt
 DEMO_DIR ?= demo
 STAGE ?= $(shell $(PYTHON) -c 'import layer_manifest; print(layer_manifest.highest_built_stage())')
 
-.PHONY: help setup demo test test-slow bench lint format clean
+.PHONY: help setup demo demo-story demo-run test test-slow bench lint format clean docs docs-serve
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,9 +23,20 @@ $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 
 setup: $(INSTALLED) ## Create .venv with the template's test tools
 
-demo: $(INSTALLED) ## Generate a project at the highest built stage into DEMO_DIR and run its main job
+demo: $(INSTALLED) ## Generate a project at the highest built stage into DEMO_DIR and run it (stage 4: the whole story)
 	rm -rf "$(DEMO_DIR)"
 	$(PY) -m cookiecutter . --no-input -o "$(DEMO_DIR)" maturity_stage=$(STAGE)
+	@if [ "$(STAGE)" -ge 4 ]; then $(MAKE) --no-print-directory demo-story; \
+		else $(MAKE) --no-print-directory demo-run STAGE=$(STAGE); fi
+
+# Stage 4: tools/demo_story.py, with the demo project's own Python, runs the loop end to end
+# (make run, serve, traffic, drift, ct, reload) and prints a summary; exit 1 if a step failed.
+demo-story:
+	$(MAKE) -C "$(DEMO_DIR)/customer-churn" setup
+	"$(DEMO_DIR)/customer-churn/.venv/bin/python" tools/demo_story.py "$(DEMO_DIR)/customer-churn"
+
+# Stages 1-3: the project's main job, then where its results are.
+demo-run:
 	$(MAKE) -C "$(DEMO_DIR)/customer-churn" run
 	@echo "Demo project: $(DEMO_DIR)/customer-churn (stage $(STAGE))"
 	@echo "Results:      $(abspath $(DEMO_DIR))/customer-churn/reports/metrics.json"
@@ -42,13 +53,31 @@ test-slow: $(INSTALLED) ## Fresh-machine tests: make demo, then the project's ma
 bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table (_*.py are shared helpers)
 	@for bench in benchmarks/[!_]*.py; do echo "== $$bench"; $(PY) $$bench || exit 1; done
 
+DOCS_VENV := .cache/docs-venv
+DOCS_INSTALLED := $(DOCS_VENV)/.installed
+DOCS_PORT ?= 8001
+# Material prints a banner about MkDocs 2.0 on every build unless this is set.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs
+
+$(DOCS_INSTALLED): docs/requirements.txt
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
+	touch $@
+
+docs: $(DOCS_INSTALLED) ## Build the documentation site into site/ (strict: a broken link or anchor fails)
+	$(MKDOCS) build --strict --site-dir site
+	@echo "Site: $(abspath site)/index.html"
+
+docs-serve: $(DOCS_INSTALLED) ## Serve the documentation with live reload on http://127.0.0.1:8001 (DOCS_PORT=)
+	$(MKDOCS) serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
 lint: $(INSTALLED) ## ruff on the template's own Python
-	$(PY) -m ruff check layer_manifest.py tests benchmarks
-	$(PY) -m ruff format --check layer_manifest.py tests benchmarks
+	$(PY) -m ruff check layer_manifest.py tests benchmarks tools
+	$(PY) -m ruff format --check layer_manifest.py tests benchmarks tools
 
 format: $(INSTALLED) ## Fix the template's own Python with ruff
-	$(PY) -m ruff check --fix layer_manifest.py tests benchmarks
-	$(PY) -m ruff format layer_manifest.py tests benchmarks
+	$(PY) -m ruff check --fix layer_manifest.py tests benchmarks tools
+	$(PY) -m ruff format layer_manifest.py tests benchmarks tools
 
-clean: ## Remove the venvs, caches and the demo project
-	rm -rf $(VENV) .cache "$(DEMO_DIR)" .pytest_cache .ruff_cache
+clean: ## Remove the venvs, caches, the demo project and the built site
+	rm -rf $(VENV) .cache "$(DEMO_DIR)" .pytest_cache .ruff_cache site

@@ -4,8 +4,9 @@ project the template generated before the choices existed (template commit PRE_C
 
 Allowed differences, each asserted exactly: ``.template.json`` records the four new answers and
 the new template version; the upgrade tool gained ``SET=`` to change an answer (tools/upgrade*.py
-and the Makefile's ``upgrade`` rule). When a later change means to alter the default output, it
-moves PRE_CHOICES to its own parent commit.
+and the Makefile's ``upgrade`` rule). A later change that alters the default project on purpose
+makes this test fail: it then adds its own files to the allowed differences, each asserted as
+exactly as these are, so the promise about the choices keeps being checked.
 """
 
 import difflib

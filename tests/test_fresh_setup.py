@@ -1,10 +1,13 @@
 """The README commands on a fresh machine: `make demo` here, then the project's own two commands.
 
+At stage 4 `make demo` runs the whole story (tools/demo_story.py): train and register a champion,
+serve it, send traffic, inject drift, detect it, retrain, gate, reload the server, summarize.
 Slow: each creates a real .venv with pip from the lock file. CI runs them (make test-slow).
 """
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,6 +17,9 @@ from conftest import TEMPLATE, cookiecutter_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 FIGURES = {"roc.png", "calibration.png", "confusion_matrix.png", "feature_importance.png"}
+STEPS = 9
+#: tools/demo_story.py's defaults: requests before the drift, and after it.
+CALM, DRIFTED = 200, 1000
 
 
 def make(target: str, cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -37,10 +43,11 @@ def test_make_demo_then_the_projects_two_commands(tmp_path):
     assert metrics["roc_auc"] > 0.75
     assert {path.name for path in (project / "reports" / "figures").glob("*.png")} == FIGURES
     assert str(project / "reports" / "metrics.json") in demo.stdout
-    # The demo runs the highest built stage: at stage 2 its main job ends in the registry.
+    # The demo runs the highest built stage: its main job ends in the registry.
     registered = json.loads((project / "reports" / "registered.json").read_text())
     assert registered["alias"] == "champion"
-    assert "Registry:" in demo.stdout
+    assert registered["version"] == "1"
+    check_story(demo.stdout, project)
 
     tested = make("test", project, env)
 
@@ -57,3 +64,45 @@ def test_make_demo_then_the_projects_two_commands(tmp_path):
     assert upgrade.returncode == 0, upgrade.stdout[-3000:] + upgrade.stderr[-3000:]
     assert "Upgrading customer-churn" in upgrade.stdout
     assert "Dry run: nothing was written." in upgrade.stdout
+
+
+def check_story(out: str, project: Path) -> None:
+    """The stage-4 story: every step announced, the summary's lines, the files they point at."""
+    for number in range(1, STEPS + 1):
+        assert f"[{number}/{STEPS}] " in out, f"step {number} not announced:\n{out[-3000:]}"
+    assert "Demo story: OK" in out, out[-3000:]
+    # Traffic: every request answered by the server, and logged by it.
+    assert (
+        f"{CALM + DRIFTED} predictions answered over HTTP ({CALM} as usual, {DRIFTED} drifted)"
+        in out
+    )
+    logged = sum(
+        len(path.read_bytes().splitlines())
+        for path in (project / "logs" / "predictions").glob("predictions-*.jsonl")
+    )
+    assert logged == CALM + DRIFTED
+    # Detection: the drift job flagged the log (exit 3), its report is there.
+    drift = re.search(r"drift +(\d+) of (\d+) columns drifted \(share ([\d.]+).*, exit 3", out)
+    assert drift, out[-3000:]
+    summary = json.loads((project / "reports" / "drift" / "summary.json").read_text())
+    assert summary["dataset_drift"]
+    assert int(drift[1]) == summary["number_of_drifted_columns"]
+    assert (project / "reports" / "drift" / "report.html").stat().st_size > 0
+    # The gate decided, with a reason; the champion after is what the server now serves.
+    gate = re.search(r"gate +(PROMOTED|REJECTED) challenger version (\d+): (passed|failed): ", out)
+    assert gate, out[-3000:]
+    (run,) = (project / "runs").glob("ct-*")
+    promotion = json.loads((run / "reports" / "promotion.json").read_text())
+    assert promotion["decision"] == gate[1].lower()
+    assert promotion["challenger_version"] == gate[2] == "2"
+    champion = promotion["challenger_version"] if promotion["promote"] else "1"
+    assert f"champion after   version {champion}" in out
+    assert f"serves version {champion} (GET /model at http://127.0.0.1:" in out
+    if promotion["promote"]:  # the server was told, and confirmed
+        assert f"reloaded: now serving version {champion}" in out
+    # Where to look: the MLflow UI command, and a model card that exists.
+    assert f"make -C {project} mlflow-ui" in out
+    card = project / "reports" / "governance" / f"customer-churn-v{champion}" / "model_card.html"
+    assert card.stat().st_size > 0
+    assert str(card) in out
+    assert "server stopped" in out
