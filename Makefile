@@ -10,7 +10,7 @@ CONSTRAINTS := {{cookiecutter.project_slug}}/requirements/constraints.txt
 DEMO_DIR ?= demo
 STAGE ?= $(shell $(PYTHON) -c 'import layer_manifest; print(layer_manifest.highest_built_stage())')
 
-.PHONY: help setup demo demo-story demo-run test test-slow bench lint format clean docs docs-serve
+.PHONY: help setup browser demo demo-story demo-run test test-slow bench lint format clean docs docs-serve
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,10 +18,24 @@ help: ## Show this help
 $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "pip>=25.1"
-	$(PY) -m pip install --quiet --disable-pip-version-check -c "$(CONSTRAINTS)" --group test
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pip install --quiet --disable-pip-version-check \
+		-c "$(CONSTRAINTS)" --group test
 	touch $@
 
 setup: $(INSTALLED) ## Create .venv with the template's test tools
+
+# The browser tests (tests/test_browser.py) drive Debian's chromium package; Playwright never
+# downloads a browser. Installing it needs root, or sudo.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+browser: ## Install Debian's chromium for the browser tests, when CHROMIUM (/usr/bin/chromium) is missing
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "error: $(CHROMIUM) is missing and there is no apt-get: install Chromium and run make with CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "error: $(CHROMIUM) is missing; as root run: apt-get update && apt-get install -y --no-install-recommends chromium" >&2; exit 1; fi; \
+	$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium
 
 demo: $(INSTALLED) ## Generate a project at the highest built stage into DEMO_DIR and run it (stage 4: the whole story)
 	rm -rf "$(DEMO_DIR)"
@@ -44,7 +58,7 @@ demo-run:
 	@test ! -f "$(DEMO_DIR)/customer-churn/reports/registered.json" || \
 		echo "Registry:     $$(cat $(DEMO_DIR)/customer-churn/reports/registered.json | tr -d '\n ')  (make -C $(DEMO_DIR)/customer-churn mlflow-ui)"
 
-test: $(INSTALLED) ## Template tests: manifest, hooks, bakes, each baked project's own suite
+test: $(INSTALLED) browser ## Template tests: manifest, hooks, bakes, each baked project's own suite, browser
 	$(PY) -m pytest -m "not slow"
 
 test-slow: $(INSTALLED) ## Fresh-machine tests: make demo, then the project's make test

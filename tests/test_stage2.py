@@ -305,3 +305,28 @@ def test_make_airflow_serves_on_localhost_and_airflow_stop_ends_its_process_grou
     assert stopped.returncode == 0
     assert not group_alive(pgid)
     assert not (home / "standalone.pid").exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "variable"), [("airflow", "AIRFLOW_PORT"), ("mlflow-ui", "MLFLOW_PORT")]
+)
+def test_a_taken_port_stops_the_ui_targets_with_one_clear_line(stage2, tmp_path, target, variable):
+    """Neither tool fails on a taken port by itself (mlflow server exits 0, airflow standalone
+    runs in the background): the Makefile checks first."""
+    project, env = stage2
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    home = tmp_path / "airflow-home"
+    home.mkdir()
+    args = [f"INSTALLED={stamp}", f"AIRFLOW_INSTALLED={stamp}", f"AIRFLOW_HOME={home}"]
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run(["make", target, *args, f"{variable}={port}"], project, env, check=False)
+
+    assert result.returncode != 0
+    message = f"port {port} is already in use: stop what listens there, or pick another with"
+    assert f"{message} {variable}=" in result.stderr
+    assert not (home / "standalone.pid").exists()
+    assert not (project / "mlflow").exists()

@@ -1,4 +1,4 @@
-{%- set extras = ["tracking"] + (["training"] if cookiecutter|layer_enabled("training") else []) + (["scale"] if cookiecutter|layer_enabled("scale") else []) -%}
+{%- set extras = ["tracking"] + (["training"] if cookiecutter|layer_enabled("training") else []) + (["scale"] if cookiecutter|layer_enabled("scale") else []) + (["monitoring"] if cookiecutter|layer_enabled("monitoring") else []) -%}
 # Airflow for the team stack (compose.yaml, CeleryExecutor) with the retraining DAG baked in.
 # Airflow keeps its own environment (the official image and its constraints); the DAG's tasks
 # run the project's jobs with the project's interpreter, from a second virtualenv in this image.

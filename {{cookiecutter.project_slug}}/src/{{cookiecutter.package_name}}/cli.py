@@ -138,6 +138,21 @@ def evaluate_command(config: ConfigOption = None) -> None:
     typer.echo(f"ROC-AUC {result.metrics['roc_auc']:.4f} -> {result.metrics_json}")
 
 
+@app.command("doctor")
+def doctor_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the setup: stage, layers and their make targets, the environment against the lock,
+    the GPU{% if cookiecutter|layer_enabled("tracking") %}, the tracking store{% endif %}{% if cookiecutter|layer_enabled("data") %}, git and the DVC remote{% endif %}. Exit 1: something is broken (FAIL).
+
+    Run it in the project's top folder. `make doctor` runs the same checks without loading this
+    CLI's dependencies, so it also reports an environment too broken for the CLI to start.
+    """
+    from .jobs import doctor
+
+    raise typer.Exit(code=doctor.main(["--json"] if as_json else []))
+
+
 @app.command("run")
 @clear_errors
 def run_command(

@@ -2,7 +2,8 @@
 
 Run it with ``make serve`` or ``{{ cookiecutter.project_slug }} serve`` (uvicorn on 127.0.0.1).
 Behind a load balancer or on Kubernetes: the container image and a Deployment with readiness on
-``/ready`` and liveness on ``/health`` (the infra layer).
+``/ready`` and liveness on ``/health`` (the infra layer). ``/docs`` (Swagger UI) and ``/redoc``
+work offline: their scripts and styles are served by the app itself.
 """
 
 import asyncio
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from types import SimpleNamespace
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 {% if cookiecutter|layer_enabled("governance") -%}
 from ..io.audit_log import open_audit_log
@@ -29,7 +31,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The server for ``settings`` (from the environment and .env when not given)."""
     settings = settings or Settings()
     metrics = Metrics()
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc load their scripts from a CDN: a blank page offline or
+    # behind an egress policy. FastAPIOffline serves the same pages from the package's files
+    # (under /static-offline-docs), and is a FastAPI otherwise.
+    app = FastAPIOffline(
         title={{ (cookiecutter.project_name ~ " prediction server")|jsonify }},
         description="Churn probabilities from the registered model, with a prediction log.",
         lifespan=_lifespan,
