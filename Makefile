@@ -35,7 +35,8 @@ browser: ## Install Debian's chromium for the browser tests, when CHROMIUM (/usr
 	elif [ "$$(id -u)" = 0 ]; then sudo=; \
 	elif command -v sudo >/dev/null; then sudo=sudo; \
 	else echo "error: $(CHROMIUM) is missing; as root run: apt-get update && apt-get install -y --no-install-recommends chromium" >&2; exit 1; fi; \
-	$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium
+	$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; \
+	test -x "$(CHROMIUM)" || { echo "error: installed Debian's chromium, but CHROMIUM=$(CHROMIUM) is not it" >&2; exit 1; }
 
 demo: $(INSTALLED) ## Generate a project at the highest built stage into DEMO_DIR and run it (stage 4: the whole story)
 	rm -rf "$(DEMO_DIR)"

@@ -5,13 +5,15 @@ refused (and fails the test), so a page that needs a CDN cannot pass.
 
 The browser is Debian's ``chromium`` package (``make browser`` installs it), driven by
 Playwright, which never downloads one. Each test saves a full-page screenshot to
-artifacts/screenshots/<test>.png, overwritten on every run.
+artifacts/screenshots/<test>.png (<test>-at-failure.png when it failed first); the folder is
+emptied when a run starts.
 """
 
 import csv
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -147,6 +149,7 @@ def browser():
     except ImportError:
         pytest.fail("playwright is not installed in this venv: run `make setup`")
     expect.set_options(timeout=WAIT_MS)
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # no stale picture passes for this run's
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
@@ -162,6 +165,7 @@ class Page:
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.context.set_default_timeout(WAIT_MS)
         self.origin, self.name, self.foreign = origin, name, []
+        self.saved = False
         self.context.route(re.compile(r".*"), self._only_own_origin)
         self.page = self.context.new_page()
 
@@ -180,6 +184,7 @@ class Page:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{self.name}.png"
         self.page.screenshot(path=str(path), full_page=True)
+        self.saved = True
         self.say(f"screenshot: {path} ({path.stat().st_size:,} bytes)")
         assert self.foreign == [], f"requests that left {self.origin}: {self.foreign}"
         assert path.read_bytes()[: len(PNG_SIGNATURE)] == PNG_SIGNATURE
@@ -202,6 +207,11 @@ def open_page(browser, request, capsys):
 
     yield open_one
     for page in opened:
+        if not page.saved:  # the test failed first: keep what the page showed then
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            failed = SCREENSHOTS / f"{page.name}-at-failure.png"
+            page.page.screenshot(path=str(failed), full_page=True)
+            say(f"screenshot at failure: {failed}")
         page.context.close()
 
 

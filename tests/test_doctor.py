@@ -80,9 +80,8 @@ def load_layers(project: Path) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def stage2(tmp_path_factory) -> Path:
-    return bake_ok(
-        tmp_path_factory.mktemp("doctor-stage2") / "out", maturity_stage="2", git_init="no"
-    )
+    """A stage-2 bake, a git repository as the hook makes it (DVC needs one)."""
+    return bake_ok(tmp_path_factory.mktemp("doctor-stage2") / "out", maturity_stage="2")
 
 
 def test_the_projects_table_of_layers_is_the_manifests(stage2):
@@ -125,7 +124,7 @@ def test_each_layer_brings_the_make_targets_of_its_makefile_block(stage2):
 
 @pytest.mark.parametrize("stage", ["1", "2", "3", "4"])
 def test_a_fresh_bake_is_healthy_at_every_stage(tmp_path, project_python, stage):
-    project = bake_ok(tmp_path / "out", maturity_stage=stage, git_init="no")
+    project = bake_ok(tmp_path / "out", maturity_stage=stage)
     expected = MANIFEST["stages"][stage]["layers"]
 
     result = doctor(project_python, project)
@@ -143,6 +142,17 @@ def test_a_fresh_bake_is_healthy_at_every_stage(tmp_path, project_python, stage)
     assert all(command.startswith("make upgrade LAYERS=") for command in report["add"].values())
     failed = [check for check in report["checks"] if check["status"] == "FAIL"]
     assert failed == []
+    services = [check["message"] for check in report["checks"] if check["group"] == "services"]
+    if stage == "1":
+        assert services == ["none: no layer present needs a service"]
+    else:
+        store = project / "mlflow" / "mlflow.db"
+        assert services == [
+            f"tracking: embedded SQLite store: {store} (not there yet: the first run creates it)",
+            "git repository (DVC versions the data in it)",
+            f"DVC remote 'local', a folder: {project / 'dvc-remote'} "
+            "(not there yet: the first make push creates it)",
+        ]
 
 
 def test_make_doctor_with_the_projects_environment_prints_the_report(stage2, project_python):

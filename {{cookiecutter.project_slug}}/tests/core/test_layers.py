@@ -19,23 +19,43 @@ def test_absent_layers_in_the_template_order():
 
     absent = layers.absent(present)
 
-    assert absent == [layer.name for layer in layers.LAYERS if layer.name not in present]
-    assert absent[:2] == ["data", "orchestration"]
+    assert absent == [
+        "data",
+        "orchestration",
+        "training",
+        "serving",
+        "scale",
+        "cicd",
+        "infra",
+        "monitoring",
+        "continuous_training",
+    ]
 
 
 def test_adding_a_layer_adds_the_absent_layers_it_needs():
-    assert layers.how_to_add("serving", ["notebook"], "1") == (
+    assert layers.how_to_add("serving", ["notebook"], "1", {}) == (
         "make upgrade LAYERS=tracking,serving (or STAGE=3)"
     )
     stage2 = ["notebook", "data", "tracking", "orchestration"]
-    assert layers.how_to_add("continuous_training", stage2, "2") == (
+    assert layers.how_to_add("continuous_training", stage2, "2", {}) == (
         "make upgrade LAYERS=monitoring,continuous_training (or STAGE=4)"
     )
 
 
 def test_a_layer_switched_off_below_the_stage_is_added_by_name_only():
     # Moving to its stage would not add it: the recorded answer keeps it off.
-    assert layers.how_to_add("data", ["notebook", "tracking"], "2") == "make upgrade LAYERS=data"
+    hint = layers.how_to_add("data", ["notebook", "tracking"], "2", {"layer_data": "off"})
+
+    assert hint == "make upgrade LAYERS=data"
+
+
+def test_a_needed_layer_answered_off_is_added_by_name_only():
+    # STAGE=3 would keep layer_tracking=off, and the hook refuses serving without tracking.
+    answers = {"layer_tracking": "off"}
+
+    hint = layers.how_to_add("serving", ["notebook", "data"], "2", answers)
+
+    assert hint == "make upgrade LAYERS=tracking,serving"
 
 
 def test_describe_lists_targets_of_present_layers_and_how_to_add_absent_ones():

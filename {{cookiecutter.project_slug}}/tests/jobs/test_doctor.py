@@ -115,7 +115,7 @@ def test_a_matching_environment_passes(tmp_path):
 
 
 def test_a_python_older_than_the_project_needs_fails_with_the_fix():
-    check = doctor.python_check(">=99.1")
+    check = doctor.python_check('[project]\nrequires-python = ">=99.1"\n')
 
     assert check.status == "FAIL"
     assert "the project needs >=99.1: rm -rf .venv && make setup PYTHON=python99.1" in check.message
@@ -162,7 +162,10 @@ def no_tracking_server(monkeypatch):
     for name in ("MLFLOW_TRACKING_URI", PREFIX + "TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     for name in ("MAX_RETRIES", "BACKOFF_FACTOR", "TIMEOUT"):
-        monkeypatch.delenv(f"MLFLOW_HTTP_REQUEST_{name}", raising=False)
+        # set, then deleted: monkeypatch then restores even a variable that was not there,
+        # so the ones check_server sets do not outlive the test
+        monkeypatch.setenv(f"MLFLOW_HTTP_REQUEST_{name}", "")
+        monkeypatch.delenv(f"MLFLOW_HTTP_REQUEST_{name}")
     return monkeypatch
 
 
@@ -251,7 +254,7 @@ def test_an_object_store_remote_needs_its_dvc_plugin(tmp_path):
 
 
 def test_outside_git_dvc_cannot_run_and_the_doctor_says_so(tmp_path):
-    assert doctor.git_check(tmp_path).status == "WARN"
+    assert doctor.git_check(tmp_path).status == "FAIL"
     assert "git init" in doctor.git_check(tmp_path).message
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)

@@ -150,12 +150,18 @@ def needed_to_add(layer: str, present: Sequence[str]) -> list[str]:
     return [name for name in absent(present) if name in wanted]
 
 
-def how_to_add(layer: str, present: Sequence[str], stage: str) -> str:
-    """The upgrade command that adds ``layer`` with the absent layers it needs; when ``layer``
-    belongs to a later stage than ``stage``, moving to that stage adds it too."""
-    command = f"make upgrade LAYERS={','.join(needed_to_add(layer, present))}"
-    later = BY_NAME[layer].stage
-    if stage.isdigit() and int(later) > int(stage):
+def how_to_add(
+    layer: str, present: Sequence[str], stage: str, answers: Mapping[str, object]
+) -> str:
+    """The upgrade command that adds ``layer`` with the absent layers it needs; when they all
+    belong to later stages than ``stage`` and none was answered ``off`` (an upgrade keeps that
+    answer), moving to the latest of those stages adds them too."""
+    needed = needed_to_add(layer, present)
+    command = f"make upgrade LAYERS={','.join(needed)}"
+    later = max(int(BY_NAME[name].stage) for name in needed)
+    switched_off = any(answers.get(f"layer_{name}") == "off" for name in needed)
+    stages_add_them = all(int(BY_NAME[name].stage) > int(stage) for name in needed)
+    if stage.isdigit() and stages_add_them and not switched_off:
         return f"{command} (or STAGE={later})"
     return command
 
@@ -179,5 +185,5 @@ def describe(stage: str, present: Sequence[str], answers: Mapping[str, object]) 
         lines.append(f"  + {layer:<20} {', '.join(targets) or '(no make targets of its own)'}")
     for layer in absent(present):
         lines.append(f"  - {layer:<20} {BY_NAME[layer].summary}")
-        lines.append(f"    {'':<20} add: {how_to_add(layer, present, stage)}")
+        lines.append(f"    {'':<20} add: {how_to_add(layer, present, stage, answers)}")
     return lines

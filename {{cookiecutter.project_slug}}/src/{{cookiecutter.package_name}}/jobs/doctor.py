@@ -15,7 +15,6 @@ import os
 {%- endif %}
 import re
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +89,8 @@ class Report:
             "layers": {"present": list(record.layers), "absent": absent},
             "commands": catalog.commands_by_layer(record.layers, record.answers),
             "add": {
-                layer: catalog.how_to_add(layer, record.layers, record.stage) for layer in absent
+                layer: catalog.how_to_add(layer, record.layers, record.stage, record.answers)
+                for layer in absent
             },
             "checks": [vars(check) for check in self.checks],
         }
@@ -106,7 +106,7 @@ def run(root: Path) -> Report:
     checks = [record_check]
     checks += guarded("environment", lambda: environment_checks(root))
     checks += guarded("hardware", lambda: [gpu_check(layers)])
-    checks += guarded("services", lambda: service_checks(root, layers))
+    checks += service_checks(root, layers)
     return Report(root, record, tuple(checks))
 
 
@@ -154,13 +154,19 @@ def read_record(root: Path) -> tuple[Record | None, Check]:
 def environment_checks(root: Path) -> list[Check]:
     """Python's version, and every dependency make setup installs (the base and every group in
     pyproject.toml: the layers present) at its version in the lock."""
-    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    python = python_check(text)
+    if python.status == "FAIL":  # tomllib (3.11) and the packages need the project's Python
+        return [python]
+    import tomllib
+
+    project = tomllib.loads(text)["project"]
     groups = project.get("optional-dependencies", {})
     required = [*project.get("dependencies", [])]
     required += [spec for group in groups.values() for spec in group]
     locked = parse_lock((root / LOCK).read_text(encoding="utf-8"))
     installed = probes.installed_versions()
-    checks = [python_check(project.get("requires-python", ""))]
+    checks = [python]
     checks += lock_checks(required, locked, installed, ["base", *groups])
     name = canonical(project["name"])
     if name in installed:
@@ -171,12 +177,15 @@ def environment_checks(root: Path) -> list[Check]:
     return checks
 
 
-def python_check(requires: str) -> Check:
+def python_check(pyproject: str) -> Check:
+    """This Python against pyproject.toml's requires-python (read without tomllib, which an
+    older Python lacks)."""
     where = f"Python {'.'.join(map(str, sys.version_info[:3]))} ({sys.prefix})"
-    minimum = re.search(r">=\s*(\d+)\.(\d+)", requires)
+    minimum = re.search(r'requires-python\s*=\s*">=\s*(\d+)\.(\d+)', pyproject)
     if minimum and sys.version_info[:2] < (int(minimum[1]), int(minimum[2])):
         fix = f"rm -rf .venv && make setup PYTHON=python{minimum[1]}.{minimum[2]}"
-        return Check("environment", "FAIL", f"{where}; the project needs {requires}: {fix}")
+        needs = f">={minimum[1]}.{minimum[2]}"
+        return Check("environment", "FAIL", f"{where}; the project needs {needs}: {fix}")
     return Check("environment", "OK", where)
 
 
@@ -195,7 +204,8 @@ def lock_checks(
         count = f"{len(diff.missing)} of {len(diff.checked)}"
         checks.append(Check("environment", "FAIL", f"missing {count}: {pins}: {SETUP_AGAIN}"))
     if not diff.broken:
-        message = f"{len(diff.checked)} dependencies ({', '.join(groups)}) at their locked versions"
+        pinned = len(diff.checked) - len(diff.unpinned)
+        message = f"{pinned} dependencies ({', '.join(groups)}) at their locked versions"
         checks.append(Check("environment", "OK", message))
     if diff.unpinned:
         message = f"not in {LOCK.as_posix()}: {', '.join(diff.unpinned)}: add their pins"
@@ -249,11 +259,12 @@ def service_checks(root: Path, layers: tuple[str, ...]) -> list[Check]:
     checks: list[Check] = []
 {%- if cookiecutter|layer_enabled("tracking") %}
     if "tracking" in layers:
-        checks.append(tracking_check(root))
+        checks += guarded("services", lambda: [tracking_check(root)])
 {%- endif %}
 {%- if cookiecutter|layer_enabled("data") %}
     if "data" in layers:
-        checks += [git_check(root), dvc_remote_check(root)]
+        checks += guarded("services", lambda: [git_check(root)])
+        checks += guarded("services", lambda: [dvc_remote_check(root)])
 {%- endif %}
     return checks or [Check("services", "INFO", "none: no layer present needs a service")]
 {%- if cookiecutter|layer_enabled("tracking") or cookiecutter|layer_enabled("data") %}
@@ -269,7 +280,8 @@ def writable_check(label: str, target: Path, created_by: str) -> Check:
 
 
 def masked(uri: str) -> str:
-    """``uri`` with its user and password hidden (``https://***@host``)."""
+    """``uri`` with its user and password hidden (``https://***@host``); io.tracking.safe_uri
+    does the same, but importing that module loads mlflow, which a broken environment lacks."""
     return re.sub(r"(?<=://)[^/@\s]+@", "***@", uri)
 {%- endif %}
 {%- if cookiecutter|layer_enabled("tracking") %}
@@ -321,7 +333,8 @@ def tracking_server_check(settings: "Settings", uri: str) -> Check:
 
 
 def git_check(root: Path) -> Check:
-    """DVC needs a git repository; a project generated with git_init=no has none yet."""
+    """DVC needs a git repository (make run is dvc repro); a project generated with git_init=no
+    has none yet."""
     inside = probes.inside_git_repo(root)
     if inside is None:
         return Check("services", "FAIL", "git is not installed: DVC needs it (make run)")
@@ -331,7 +344,7 @@ def git_check(root: Path) -> Check:
         "not a git repository yet (generated with git_init=no?): DVC needs one, so make run "
         "fails until `git init && git add -A && git commit -m 'First commit'`"
     )
-    return Check("services", "WARN", message)
+    return Check("services", "FAIL", message)
 
 
 def dvc_remote_check(root: Path) -> Check:
