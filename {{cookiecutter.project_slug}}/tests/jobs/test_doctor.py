@@ -39,13 +39,20 @@ def record() -> doctor.Record:
     return found
 
 
-def test_the_listed_make_targets_are_exactly_the_makefiles():
+def test_every_listed_make_target_is_in_the_makefile():
+    # A subset: the owner may add targets of their own (the template's tests check that a fresh
+    # project lists exactly its Makefile's).
     this = record()
-    listed = layers.commands_by_layer(this.layers, this.answers)
+    listed = [
+        target
+        for group in layers.commands_by_layer(this.layers, this.answers).values()
+        for target in group
+    ]
 
-    targets = TARGET.findall((PROJECT_ROOT / "Makefile").read_text())
+    targets = set(TARGET.findall((PROJECT_ROOT / "Makefile").read_text()))
 
-    assert sorted(targets) == sorted(target for group in listed.values() for target in group)
+    assert sorted(set(listed) - targets) == []
+    assert len(listed) == len(set(listed))
 
 
 def test_make_setup_installs_every_dependency_group_the_doctor_checks():
