@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tomllib
@@ -195,6 +196,13 @@ def npm_validators() -> Path:
             raise RuntimeError(f"npm ci failed in {folder}:\n{done.stderr[-3000:]}")
         stamp.write_text(lock)
     return folder
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (bound once, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def run_project_tests(

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 from test_stage2 import project_env, run
 
-from conftest import TEMPLATE, bake_ok
+from conftest import TEMPLATE, bake_ok, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -102,12 +101,6 @@ def server(stage4, project_python, tmp_path_factory):
         yield url
     finally:
         stop(process)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:

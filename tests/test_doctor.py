@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import venv
@@ -16,7 +15,7 @@ from types import ModuleType
 import pytest
 from test_docs import layer_make_targets
 
-from conftest import MANIFEST, QUIET_ENV, bake_ok
+from conftest import MANIFEST, QUIET_ENV, bake_ok, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -57,13 +56,6 @@ def make_doctor(project: Path, **env: str) -> subprocess.CompletedProcess:
         text=True,
         check=False,
     )
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound once, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def load_layers(project: Path) -> ModuleType:
@@ -172,7 +164,7 @@ def test_make_doctor_with_the_projects_environment_prints_the_report(stage2, pro
 
 
 def test_an_unreachable_tracking_server_fails_naming_it(stage2, project_python):
-    uri = f"http://127.0.0.1:{closed_port()}"
+    uri = f"http://127.0.0.1:{free_port()}"
 
     result = doctor(project_python, stage2, **{PREFIX + "TRACKING_URI": uri})
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import QUIET_ENV, TEMPLATE, bake_ok
+from conftest import QUIET_ENV, TEMPLATE, bake_ok, free_port
 
 STAGES = ["generate", "prepare", "train", "evaluate", "register"]
 TEST_ROWS = 5_000
@@ -241,12 +241,6 @@ def test_a_failing_task_is_retried_and_the_run_fails_without_registering(
     assert tasks["train"] == {"state": "failed", "try_number": 2}  # first try and one retry
     assert tasks["register"]["state"] == "upstream_failed"
     assert versions_after["versions"] == versions_before["versions"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def group_alive(pgid: int) -> bool:
