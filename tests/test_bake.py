@@ -19,6 +19,7 @@ from conftest import (
     TEMPLATE,
     bake,
     bake_ok,
+    cached_bake,
     expected_files,
     layer_manifest,
     project_files,
@@ -93,6 +94,19 @@ CASES = [
         "retention",
     ),
 ]
+#: One bake per stage: `make test` runs their own suites (fast tests) and type checks; `make
+#: test-all` runs every case's.
+EVERYDAY = ("stage1-defaults", "stage2-defaults", "stage3-defaults", "stage4-defaults")
+
+
+def tiered(cases: list[tuple[str, dict, str]]) -> list:
+    """``cases`` as parameters: the EVERYDAY ones for every tier, the others marked ``matrix``."""
+    return [
+        pytest.param(*case, id=case[0], marks=() if case[0] in EVERYDAY else pytest.mark.matrix)
+        for case in cases
+    ]
+
+
 #: The other answers to the choices, checked for their file sets and leftover syntax only: they
 #: change no Python that stage4-other-systems does not already bring.
 OTHER_CHOICES = [
@@ -122,16 +136,17 @@ def bake_case(tmp_path: Path, answers: dict) -> Path:
     return bake_ok(tmp_path / "out", git_init="no", **answers)
 
 
+# The checks below only read a bake: they share the cached one.
 @pytest.fixture(params=CASES, ids=[case[0] for case in CASES])
-def baked(request, tmp_path) -> tuple[Path, dict, str]:
+def baked(request) -> tuple[Path, dict, str]:
     _, answers, package = request.param
-    return bake_case(tmp_path, answers), answers, package
+    return cached_bake(git_init="no", **answers), answers, package
 
 
 @pytest.fixture(params=CASES + OTHER_CHOICES, ids=[case[0] for case in CASES + OTHER_CHOICES])
-def any_bake(request, tmp_path) -> tuple[Path, dict, str]:
+def any_bake(request) -> tuple[Path, dict, str]:
     _, answers, package = request.param
-    return bake_case(tmp_path, answers), answers, package
+    return cached_bake(git_init="no", **answers), answers, package
 
 
 def test_exact_file_set_from_the_manifest(any_bake):
@@ -204,7 +219,10 @@ def test_free_text_survives_quoting(tmp_path):
 
 
 def test_baking_twice_gives_identical_trees(tmp_path):
-    first, second = bake_case(tmp_path / "a", {}), bake_case(tmp_path / "b", {})
+    # Two real bakes: bake_ok would copy one cached bake twice.
+    for folder in ("a", "b"):
+        assert bake(tmp_path / folder, git_init="no").returncode == 0
+    first, second = tmp_path / "a" / "customer-churn", tmp_path / "b" / "customer-churn"
 
     assert project_files(first) == project_files(second)
     for relative in project_files(first):

@@ -3,7 +3,7 @@ the routes and "Try it out" predicts; the drift report shows its verdict; the mo
 its version and metrics. Each page is checked offline: a request that leaves its own origin is
 refused (and fails the test), so a page that needs a CDN cannot pass.
 
-The browser is Debian's ``chromium`` package (``make browser`` installs it), driven by
+The browser is Debian's ``chromium`` package (``make tools`` installs it), driven by
 Playwright, which never downloads one. Each test saves a full-page screenshot to
 artifacts/screenshots/<test>.png (<test>-at-failure.png when it failed first); the folder is
 emptied when a run starts.
@@ -134,7 +134,7 @@ def browser():
     if not CHROMIUM.is_file():
         pytest.fail(
             f"{CHROMIUM} not found: the browser tests need Debian's chromium package. Run "
-            "`make browser` (apt-get install chromium, as root or with sudo), or set CHROMIUM "
+            "`make tools` (apt-get install chromium, as root or with sudo), or set CHROMIUM "
             "to another Chromium binary."
         )
     try:

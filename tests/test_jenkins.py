@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE, bake_ok, npm_validators
+from conftest import TEMPLATE, bake_ok, npm_validators, tool
 from jenkinsfile_check import declarative_problems, groovy_lint, stage_names, string_literals
 from test_delivery import KNOWN_SECRET_FORMATS, URI_PASSWORD, secret_like
 
@@ -81,10 +81,12 @@ def broken(bakes, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def linted(bakes, broken) -> dict[Path, list[str]]:
     """npm-groovy-lint's findings for every Jenkinsfile, in one run (the JVM starts once)."""
+    tool("java")  # npm-groovy-lint parses with CodeNarc, on the JVM
     files = [bakes[name] / "Jenkinsfile" for name in CASES] + list(broken.values())
     return groovy_lint(npm_validators(), TEMPLATE / "tests" / "validators", files)
 
 
+@pytest.mark.matrix  # npm-groovy-lint on the JVM: about half a minute; the rules below are cheap
 @pytest.mark.parametrize("case", CASES)
 def test_jenkinsfile_passes_groovy_lint_and_the_declarative_rules(case, bakes, linted):
     jenkinsfile = bakes[case] / "Jenkinsfile"
@@ -93,6 +95,7 @@ def test_jenkinsfile_passes_groovy_lint_and_the_declarative_rules(case, bakes, l
     assert declarative_problems(jenkinsfile.read_text()) == []
 
 
+@pytest.mark.matrix
 @pytest.mark.parametrize("breakage", BREAKAGES)
 def test_the_check_rejects_a_broken_jenkinsfile(breakage, broken, linted):
     jenkinsfile = broken[breakage]

@@ -17,6 +17,7 @@ from conftest import (
     PROJECT_TEMPLATE,
     QUIET_ENV,
     TEMPLATE,
+    assert_suite_passed,
     bake_ok,
     cached_venv,
     project_files,
@@ -166,8 +167,7 @@ def test_monitoring_runs_retraining_only_when_the_drift_job_exits_3(
 def test_baked_project_pipeline_tests_pass(kubeflow_project, project_python):
     done = run_project_tests(project_python, kubeflow_project, "tests/test_pipelines.py")
 
-    assert done.returncode == 0, done.stdout[-3000:]
-    summary = done.stdout.strip().splitlines()[-1]
+    summary = assert_suite_passed(done)
     assert summary.startswith("3 passed" if stage(kubeflow_project) == "4" else "2 passed")
 
 
@@ -191,6 +191,7 @@ def run_step(executor: dict, project: Path, env: dict[str, str], **inputs: str) 
     assert done.returncode == 0, f"{args}: {done.stderr[-3000:]}"
 
 
+@pytest.mark.matrix  # runs every job of the pipeline: about a minute
 @pytest.mark.parametrize("kubeflow_project", ["2"], indirect=True)
 def test_compiled_retraining_steps_run_the_jobs_and_register(
     kubeflow_project, kfp_python, project_python, tmp_path

@@ -9,20 +9,16 @@ made strict as ``kubectl apply --validate=strict`` is: an unknown field fails. c
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 import test_delivery
-from conftest import bake_ok, expected_files, project_files
+from conftest import bake_ok, expected_files, project_files, tool
 from test_delivery import layers_of, run
 
 validators = test_delivery.validators  # the pinned validators' bin folder (a fixture)
-
-#: Only the tests that render an overlay need kubectl; those that read the baked files do not.
-needs_kubectl = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not installed")
 
 CRDS = Path(__file__).parent / "validators" / "crds"
 #: runtime -> (answers, package, the kind it serves with)
@@ -70,7 +66,7 @@ def runtimes(tmp_path_factory):
 
 
 def rendered(project: Path, overlay: str) -> list[dict]:
-    built = run(["kubectl", "kustomize", str(project / "deploy/k8s/overlays" / overlay)])
+    built = run([tool("kubectl"), "kustomize", str(project / "deploy/k8s/overlays" / overlay)])
     assert built.returncode == 0, built.stderr
     return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
 
@@ -91,7 +87,6 @@ def schema_errors(validators: Path, schema: dict, document: dict, folder: Path) 
     return "" if checked.returncode == 0 else checked.stdout + checked.stderr
 
 
-@needs_kubectl
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_overlays_match_the_crd_and_kubernetes_schemas(
@@ -128,7 +123,6 @@ def mistyped(kind: str, document: dict) -> dict:
     return document
 
 
-@needs_kubectl
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("broken", [misspelt, mistyped])
 def test_the_crd_check_fails_on_a_wrong_manifest(runtimes, runtime, broken, validators, tmp_path):
@@ -141,7 +135,6 @@ def test_the_crd_check_fails_on_a_wrong_manifest(runtimes, runtime, broken, vali
     assert re.search(r"storageURI|requirement|'two'", errors), errors
 
 
-@needs_kubectl
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_the_registered_model_is_served_under_its_own_name(runtimes, runtime):
     project = runtimes[runtime]

@@ -104,7 +104,7 @@ def test_dvc_files_are_what_dvc_init_writes_plus_our_config(
     assert not (default_project / ".dvc").exists()  # stage 1 has no DVC
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_dvc_repro_runs_every_stage_and_then_nothing(stage2, reproduced):
     project, _ = stage2
     first, second, status, _ = reproduced
@@ -120,7 +120,7 @@ def test_dvc_repro_runs_every_stage_and_then_nothing(stage2, reproduced):
     assert not (project / "mlruns").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_repro_registers_a_champion_with_data_version_commit_and_params(stage2, reproduced):
     project, env = stage2
     registry = reproduced[3]
@@ -137,7 +137,7 @@ def test_repro_registers_a_champion_with_data_version_commit_and_params(stage2, 
     assert json.loads((project / "reports" / "registered.json").read_text())["alias"] == "champion"
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_exp_run_with_a_new_hyper_parameter_changes_the_metrics(stage2, reproduced):
     project, env = stage2
     before = json.loads((project / "reports" / "metrics.json").read_text())
@@ -155,7 +155,7 @@ def test_exp_run_with_a_new_hyper_parameter_changes_the_metrics(stage2, reproduc
     assert registry["champion"] == "1"
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_push_then_pull_restores_every_output_byte_for_byte(stage2, reproduced):
     project, env = stage2
     outputs = [
@@ -202,7 +202,7 @@ def dag_test(airflow_python: Path, project: Path, env: dict, day: str) -> dict:
     return json.loads(line.removeprefix("AIRFLOW_CHECK "))
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_dag_parses_and_one_run_executes_every_task_and_registers(
     stage2, airflow_env, airflow_python, reproduced
 ):
@@ -221,7 +221,7 @@ def test_dag_parses_and_one_run_executes_every_task_and_registers(
     assert (project / "runs" / "20260112" / "reports" / "metrics.json").is_file()
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_a_failing_task_is_retried_and_the_run_fails_without_registering(
     stage2, airflow_env, airflow_python, reproduced
 ):
@@ -261,7 +261,7 @@ def poll_json(url: str, tries: int, delay: float) -> dict:
     pytest.fail(f"no answer from {url}")
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_make_airflow_serves_on_localhost_and_airflow_stop_ends_its_process_group(
     stage2, airflow_python, tmp_path
 ):

@@ -58,7 +58,7 @@ def dag_test(
     return json.loads(line.removeprefix("AIRFLOW_CHECK "))
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_monitoring_dag_triggers_retraining_when_the_window_drifted(
     champion, airflow_python, tmp_path
 ):
@@ -81,7 +81,7 @@ def test_monitoring_dag_triggers_retraining_when_the_window_drifted(
     assert summary["dataset_drift"] is True
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_monitoring_dag_skips_the_trigger_when_nothing_drifted(champion, airflow_python, tmp_path):
     project, env = champion
     env = {**env, "CUSTOMER_CHURN_DRIFT_WINDOW": "windows/same.csv"}
@@ -94,7 +94,7 @@ def test_monitoring_dag_skips_the_trigger_when_nothing_drifted(champion, airflow
     assert report["other_runs"] == []
 
 
-@pytest.mark.slow
+@pytest.mark.matrix
 def test_triggered_retraining_registers_a_challenger_and_the_gate_decides(
     champion, airflow_python, tmp_path
 ):

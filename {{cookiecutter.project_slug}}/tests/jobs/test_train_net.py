@@ -139,7 +139,7 @@ def test_device_choice_falls_back_to_the_cpu_and_names_a_missing_device():
     assert train_net.choose_device("cpu") == torch.device("cpu")
     assert train_net.autocast_dtype("auto", torch.device("cpu")) is None
     if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
+        pytest.skip("gpu: a machine with CUDA cannot show the missing-device error")
     with pytest.raises(RuntimeError, match="device=cuda, but this machine has no cuda"):
         train_net.choose_device("cuda")
 
@@ -210,7 +210,7 @@ def test_torchrun_trains_two_cpu_processes_to_identical_weights_and_registers_on
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="gpu: needs a CUDA device")
 def test_auto_picks_cuda_with_mixed_precision():
     device = train_net.choose_device("auto")
     expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -221,11 +221,11 @@ def test_auto_picks_cuda_with_mixed_precision():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="gpu: needs a CUDA device")
 @pytest.mark.parametrize("precision", ["bf16", "fp16", "fp32"])
 def test_cuda_training_in_each_precision_matches_the_cpu(prepared, precision):
     if precision == "bf16" and not torch.cuda.is_bf16_supported():
-        pytest.skip("this GPU has no bf16")
+        pytest.skip("gpu: this GPU has no bf16")
     train.run(net_config(device="cpu"), prepared.train_table, prepared.model_file, False)
     cpu = auc_on_test_split(prepared)
     config = net_config(device="cuda", precision=precision)
