@@ -77,18 +77,19 @@ demo-run:
 
 # The tiers (README: what each covers, how long it takes). Tests run in parallel, a worker per
 # core (tests/conftest.py keeps the modules that share a server or a pipeline run on one).
-PYTEST := $(PY) -m pytest -n auto
+# The tests (and benchmarks) make their cached environments with uv, under the same settings.
+PYTEST := $(UV_ENV) $(PY) -m pytest
 test: $(INSTALLED) tools ## Everyday loop: mechanics, every case baked, one project per stage with its fast suite
-	$(PYTEST) -m "not matrix and not fresh"
+	$(PYTEST) -n auto -m "not matrix and not fresh"
 
 test-all: $(INSTALLED) tools ## The full matrix: every case's suite and type check, every upgrade path, slow runs
-	$(PYTEST) -m "not fresh"
+	$(PYTEST) -n auto -m "not fresh"
 
 test-fresh: $(INSTALLED) ## A fresh machine: make demo as typed, then the demo project's own make test
 	$(PY) -m pytest -m fresh
 
 bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table (_*.py are shared helpers)
-	@for bench in benchmarks/[!_]*.py; do echo "== $$bench"; $(PY) $$bench || exit 1; done
+	@for bench in benchmarks/[!_]*.py; do echo "== $$bench"; $(UV_ENV) $(PY) $$bench || exit 1; done
 
 DOCS_VENV := .cache/docs-venv
 DOCS_INSTALLED := $(DOCS_VENV)/.installed

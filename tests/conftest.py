@@ -31,8 +31,9 @@ AIRFLOW_VENV = TEMPLATE / ".cache" / "airflow-venv"
 QUIET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1"}
 
 
-def cookiecutter_env(home: Path) -> dict[str, str]:
-    """A private cookiecutter config, so a user's ~/.cookiecutterrc cannot change a bake."""
+def cookiecutter_env(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """``base`` (this process's environment) with a private cookiecutter config, so a user's
+    ~/.cookiecutterrc cannot change a bake."""
     config = home / "cookiecutter.yaml"
     if not config.exists():
         home.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,21 @@ def cookiecutter_env(home: Path) -> dict[str, str]:
             f"cookiecutters_dir: {json.dumps(str(home / 'cookiecutters'))}\n"
             f"replay_dir: {json.dumps(str(home / 'replay'))}\n"
         )
-    return {**os.environ, "COOKIECUTTER_CONFIG": str(config)}
+    return {**(os.environ if base is None else base), "COOKIECUTTER_CONFIG": str(config)}
+
+
+#: What `make test` in the template sets for the tests, and a user's shell does not have.
+TEMPLATE_ONLY = {"VIRTUAL_ENV", "UV_FIND_LINKS", "UV_SYSTEM_CERTS", "OMP_NUM_THREADS"}
+
+
+def user_env() -> dict[str, str]:
+    """The environment of a user's shell: no venv of the template's active, none on PATH, no uv
+    settings of the template's Makefile (a project's Makefile gives its own)."""
+    env = {key: value for key, value in os.environ.items() if key not in TEMPLATE_ONLY}
+    env["PATH"] = os.pathsep.join(
+        part for part in env["PATH"].split(os.pathsep) if not part.startswith(str(TEMPLATE))
+    )
+    return env
 
 
 def bake(
@@ -234,26 +249,16 @@ def cached_venv(folder: Path, constraints: Path, requirements: list[str]) -> Pat
 
 
 def uv(*args: str) -> None:
-    """Run the template venv's uv, with what it needs to find the same wheels pip would."""
+    """Run the template venv's uv. `make` gives it the settings it gives every uv here (the
+    system's certificates, pip's find-links: UV_SYSTEM_CERTS, UV_FIND_LINKS)."""
     done = subprocess.run(
         [str(Path(sys.executable).with_name("uv")), "--quiet", *args],
-        env={**os.environ, **uv_settings()},
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"uv {' '.join(args[:3])}... failed:\n{done.stderr[-4000:]}")
-
-
-def uv_settings() -> dict[str, str]:
-    """The settings the Makefiles give uv: the platform's certificates, and pip's find-links
-    (uv reads none of pip's configuration; a machine may keep a CPU build of torch there)."""
-    found = os.environ.get("UV_FIND_LINKS") or os.environ.get("PIP_FIND_LINKS")
-    if found is None:
-        pip = [sys.executable, "-m", "pip", "config", "get", "global.find-links"]
-        found = subprocess.run(pip, capture_output=True, text=True, check=False).stdout.strip()
-    return {"UV_SYSTEM_CERTS": "1", **({"UV_FIND_LINKS": found} if found else {})}
 
 
 def npm_validators() -> Path:
@@ -336,7 +341,9 @@ def assert_suite_passed(result: subprocess.CompletedProcess) -> str:
     """A baked suite passed, skipping nothing but its ``gpu`` tests; its summary line."""
     output = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, output
-    summary = result.stdout.strip().splitlines()[-1]
+    # pytest's last "=== ... in 12.3s ===" line: `make` may print after it.
+    summaries = re.findall(r"^=+ (.+ in [\d.]+s.*) =+$", result.stdout, re.MULTILINE)
+    summary = summaries[-1] if summaries else ""
     assert " passed" in summary, output
     skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED ")]
     unexpected = [line for line in skipped if not EXPECTED_SKIP.match(line)]
@@ -362,6 +369,26 @@ ONE_WORKER = {
     "test_stage2.py",
     "test_stage4.py",
 }
+
+
+#: The longest tests (minutes each) go first, in this order, the higher stages first within each:
+#: xdist hands out tests in collection order, so none is left running alone at the end.
+LONGEST_FIRST = (
+    "test_fresh_setup.py::",
+    "::test_baked_project_slow_tests_pass[",
+    "::test_edited_upgrade_keeps_every_edit_and_the_project_passes_its_tests[",
+    "::test_baked_project_suite_passes[",
+    "::test_baked_project_type_checks[",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        found = (rank for rank, part in enumerate(LONGEST_FIRST) if part in item.nodeid)
+        stage = re.search(r"\[stage(\d)", item.nodeid)
+        return next(found, len(LONGEST_FIRST)), -int(stage.group(1)) if stage else 0
+
+    items.sort(key=rank)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log) -> object:

@@ -7,14 +7,13 @@ full matrix (make test-fresh); the demo project's whole suite runs only here, in
 """
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE, assert_suite_passed, cookiecutter_env
+from conftest import TEMPLATE, assert_suite_passed, cookiecutter_env, user_env
 
 pytestmark = [pytest.mark.fresh, pytest.mark.integration]
 FIGURES = {"roc.png", "calibration.png", "confusion_matrix.png", "feature_importance.png"}
@@ -30,11 +29,7 @@ def make(target: str, cwd: Path, env: dict[str, str], *args: str) -> subprocess.
 
 
 def test_make_demo_then_the_projects_two_commands(tmp_path):
-    env = cookiecutter_env(tmp_path / ".cookiecutter-home")
-    env.pop("VIRTUAL_ENV", None)
-    env["PATH"] = os.pathsep.join(
-        part for part in env["PATH"].split(os.pathsep) if not part.startswith(str(TEMPLATE))
-    )
+    env = cookiecutter_env(tmp_path / ".cookiecutter-home", user_env())
 
     demo = make("demo", TEMPLATE, env, f"DEMO_DIR={tmp_path / 'demo'}")
 

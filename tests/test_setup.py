@@ -2,14 +2,13 @@
 first where no uv is on PATH), pip alone with INSTALLER=pip; both give the locked versions."""
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE, bake_ok
+from conftest import bake_ok, user_env
 
 pytestmark = pytest.mark.integration
 #: What each installer seeds of its own; everything else must be the same in both venvs.
@@ -19,15 +18,6 @@ FREEZE = """import importlib.metadata, json
 print(json.dumps({
     d.name.lower().replace("_", "-"): d.version for d in importlib.metadata.distributions()
 }))"""
-
-
-def user_env() -> dict[str, str]:
-    """The environment of a user's shell: no venv of the template's active, none on PATH."""
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
-    env["PATH"] = os.pathsep.join(
-        part for part in env["PATH"].split(os.pathsep) if not part.startswith(str(TEMPLATE))
-    )
-    return env
 
 
 def setup(project: Path, *args: str) -> dict[str, str]:
