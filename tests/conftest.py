@@ -333,6 +333,8 @@ def run_project_tests(
     )
 
 
+#: pytest's summary line, "12 passed, 1 skipped in 3.45s (0:00:03)", with -q or between ===s.
+SUMMARY = re.compile(r"^=* ?(\d+ \w+.* in [\d.]+s(?: \([\d:]+\))?) ?=*$", re.MULTILINE)
 #: The one reason a baked suite may skip a test here: it needs a CUDA device (marked ``gpu``).
 EXPECTED_SKIP = re.compile(r"^SKIPPED \[\d+\] \S+: gpu: ")
 
@@ -341,8 +343,7 @@ def assert_suite_passed(result: subprocess.CompletedProcess) -> str:
     """A baked suite passed, skipping nothing but its ``gpu`` tests; its summary line."""
     output = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, output
-    # pytest's last "=== ... in 12.3s ===" line: `make` may print after it.
-    summaries = re.findall(r"^=+ (.+ in [\d.]+s.*) =+$", result.stdout, re.MULTILINE)
+    summaries = SUMMARY.findall(result.stdout)  # the last one: `make` may print after it
     summary = summaries[-1] if summaries else ""
     assert " passed" in summary, output
     skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED ")]

@@ -54,12 +54,13 @@ ISSUE_11_EDITED = {
     "src/customer_churn/serving/app.py",
 }
 #: The files issue 22 edited: uv in the Makefile, the README and the lock, the workflows' uv
-#: cache, the gpu tests' skip reasons.
+#: cache, the gpu tests' skip reasons, pytest-xdist for `make test`.
 ISSUE_22_EDITED = {
     ".github/workflows/ci.yml",
     ".github/workflows/train.yml",
     "Makefile",
     "README.md",
+    "pyproject.toml",
     "requirements/constraints.txt",
     "tests/jobs/test_train_net.py",
 }
