@@ -10,14 +10,14 @@ import pytest
 from conftest import assert_suite_passed, bake_ok, run_project_tests
 from test_bake import CASES, tiered
 
-#: Bakes whose slow tests take other paths than the demo project's, and which of them: serving
-#: without the stage-4 layers, torchrun without tracking; with every other system, the folders
-#: whose code differs from the demo's (the CLI, governance's ML-BOM export: not serving, io or
-#: the notebook, which are the same files).
+#: Bakes whose slow tests take other paths than the demo project's, and which of them (the
+#: folders whose code differs from the demo's): torchrun and the notebook without tracking;
+#: serving without the stage-4 layers; with every other system, the CLI and governance's ML-BOM
+#: export (serving, io and the notebook are the demo's files there).
 SLOW_TESTS = {
-    "stage4-other-systems": ["tests/governance", "tests/integration", "tests/jobs"],
-    "stage2-training-serving-scale": [],
     "stage1-with-training": [],
+    "stage2-training-serving-scale": ["tests/serving"],
+    "stage4-other-systems": ["tests/governance", "tests/integration", "tests/jobs"],
 }
 SLOW_SUITES = [case for case in CASES if case[0] in SLOW_TESTS]
 
