@@ -78,12 +78,12 @@ demo-run:
 # The tiers (README: what each covers, how long it takes). Tests run in parallel, a worker per
 # core (tests/conftest.py keeps the modules that share a server or a pipeline run on one).
 # The tests (and benchmarks) make their cached environments with uv, under the same settings.
-PYTEST := $(UV_ENV) $(PY) -m pytest
+PYTEST := $(UV_ENV) $(PY) -m pytest -n auto
 test: $(INSTALLED) tools ## Everyday loop: mechanics, every case baked, one project per stage with its fast suite
-	$(PYTEST) -n auto -m "not matrix and not fresh"
+	$(PYTEST) -m "not matrix and not fresh"
 
 test-all: $(INSTALLED) tools ## The full matrix: every case's suite and type check, every upgrade path, slow runs
-	$(PYTEST) -n auto -m "not fresh"
+	$(PYTEST) -m "not fresh"
 
 test-fresh: $(INSTALLED) ## A fresh machine: make demo as typed, then the demo project's own make test
 	$(PY) -m pytest -m fresh

@@ -385,7 +385,7 @@ LONGEST_FIRST = (
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> tuple[int, int]:
-        found = (rank for rank, part in enumerate(LONGEST_FIRST) if part in item.nodeid)
+        found = (place for place, part in enumerate(LONGEST_FIRST) if part in item.nodeid)
         stage = re.search(r"\[stage(\d)", item.nodeid)
         return next(found, len(LONGEST_FIRST)), -int(stage.group(1)) if stage else 0
 
