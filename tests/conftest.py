@@ -45,7 +45,13 @@ def cookiecutter_env(home: Path, base: dict[str, str] | None = None) -> dict[str
 
 
 #: What `make test` in the template sets for the tests, and a user's shell does not have.
-TEMPLATE_ONLY = {"VIRTUAL_ENV", "UV_FIND_LINKS", "UV_SYSTEM_CERTS", "OMP_NUM_THREADS"}
+TEMPLATE_ONLY = {
+    "VIRTUAL_ENV",
+    "UV_FIND_LINKS",
+    "UV_SYSTEM_CERTS",
+    "UV_COMPILE_BYTECODE",
+    "OMP_NUM_THREADS",
+}
 
 
 def user_env() -> dict[str, str]:
@@ -237,7 +243,9 @@ def airflow_python() -> Path:
 def cached_venv(folder: Path, constraints: Path, requirements: list[str]) -> Path:
     """Create ``folder`` with ``requirements`` under ``constraints`` (uv, as the projects' own
     ``make setup`` does); reuse it while both hold. Parallel workers wait for one builder."""
-    stamp = hashlib.sha256((constraints.read_text() + "\n".join(requirements)).encode()).hexdigest()
+    compiled = os.environ.get("UV_COMPILE_BYTECODE", "")  # make's choice (Makefile: UV_ENV)
+    shape = constraints.read_text() + "\n".join(requirements) + compiled
+    stamp = hashlib.sha256(shape.encode()).hexdigest()
     python = folder / "bin" / "python"
     marker = folder / ".stamp"
     with locked(folder.with_name(f"{folder.name}.lock")):
@@ -250,7 +258,8 @@ def cached_venv(folder: Path, constraints: Path, requirements: list[str]) -> Pat
 
 def uv(*args: str) -> None:
     """Run the template venv's uv. `make` gives it the settings it gives every uv here (the
-    system's certificates, pip's find-links: UV_SYSTEM_CERTS, UV_FIND_LINKS)."""
+    system's certificates, pip's find-links, bytecode where Python caches none: UV_SYSTEM_CERTS,
+    UV_FIND_LINKS, UV_COMPILE_BYTECODE)."""
     done = subprocess.run(
         [str(Path(sys.executable).with_name("uv")), "--quiet", *args],
         capture_output=True,

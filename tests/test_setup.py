@@ -2,6 +2,7 @@
 first where no uv is on PATH), pip alone with INSTALLER=pip; both give the locked versions."""
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,6 +54,10 @@ def test_make_setup_installs_the_locked_versions_with_uv(with_uv):
     off_lock = {name: v for name, v in versions.items() if name in pins and pins[name] != v}
     assert off_lock == {}
     assert {"pandas", "scikit-learn", "customer-churn"} <= versions.keys()
+    # Where Python caches no bytecode, make had uv compile it (else each start compiles again).
+    libraries = project / ".venv" / "lib"
+    compiled = list(libraries.glob("python3*/site-packages/sklearn/__pycache__/*.pyc"))
+    assert bool(compiled) == bool(os.environ.get("PYTHONDONTWRITEBYTECODE")), compiled[:3]
 
 
 @pytest.mark.matrix
