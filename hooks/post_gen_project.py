@@ -52,8 +52,13 @@ def record_answers(layers_manifest: dict, layers: list[str]) -> None:
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def inside_git_repo() -> bool:
-    return git("rev-parse", "--is-inside-work-tree", cwd=Path.cwd()).returncode == 0
+def part_of_another_repo() -> bool:
+    """Inside another repository's work tree, in a folder it tracks (a monorepo's subfolder).
+    A folder it ignores is no part of it: DVC refuses a git-ignored dvc.yaml, say."""
+    here = Path.cwd()
+    if git("rev-parse", "--is-inside-work-tree", cwd=here).returncode != 0:
+        return False
+    return git("check-ignore", "-q", ".", cwd=here).returncode != 0
 
 
 def git_init(stage_name: str) -> None:
@@ -61,7 +66,7 @@ def git_init(stage_name: str) -> None:
     if shutil.which("git") is None:
         print("note: git not found; skipped git init", file=sys.stderr)
         return
-    if inside_git_repo():
+    if part_of_another_repo():
         print("note: already inside a git repository; skipped git init", file=sys.stderr)
         return
     env = dict(os.environ)

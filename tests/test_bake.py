@@ -255,6 +255,21 @@ def test_git_init_makes_one_clean_commit(tmp_path):
     assert status.stdout == ""
 
 
+@pytest.mark.parametrize(("ignored", "own_repo"), [(False, False), (True, True)])
+def test_inside_another_repo_only_an_ignored_folder_gets_its_own(tmp_path, ignored, own_repo):
+    outer = tmp_path / "monorepo"
+    outer.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=outer, check=True)
+    (outer / ".gitignore").write_text("demo/\n" if ignored else "")
+
+    assert bake(outer / "demo").returncode == 0  # a bake of its own: the hook's git init
+
+    project = outer / "demo" / "customer-churn"
+    assert (project / ".git").is_dir() == own_repo
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=project, capture_output=True)
+    assert Path(top.stdout.decode().strip()) == (project if own_repo else outer)
+
+
 @pytest.fixture(scope="module")
 def half_built_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A copy of this template whose manifest marks its last layer as not built yet, as a

@@ -1,4 +1,6 @@
-"""The README commands on a fresh machine: `make demo` here, then the project's own two commands.
+"""The README commands on a fresh machine, as typed: `git clone` the template, `make demo` in the
+clone (the demo lands in its git-ignored demo/), then the project's own two commands. The clone
+is of this checkout's HEAD: commit a change to test it here.
 
 At stage 4 `make demo` runs the whole story (tools/demo_story.py): train and register a champion,
 serve it, send traffic, inject drift, detect it, retrain, gate, reload the server, summarize.
@@ -28,13 +30,15 @@ def make(target: str, cwd: Path, env: dict[str, str], *args: str) -> subprocess.
     )
 
 
-def test_make_demo_then_the_projects_two_commands(tmp_path):
+def test_git_clone_then_make_demo_then_the_projects_two_commands(tmp_path):
     env = cookiecutter_env(tmp_path / ".cookiecutter-home", user_env())
+    clone = tmp_path / "template"
+    subprocess.run(["git", "clone", "-q", str(TEMPLATE), str(clone)], env=env, check=True)
 
-    demo = make("demo", TEMPLATE, env, f"DEMO_DIR={tmp_path / 'demo'}")
+    demo = make("demo", clone, env)
 
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    project = tmp_path / "demo" / "customer-churn"
+    project = clone / "demo" / "customer-churn"
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
     assert metrics["roc_auc"] > 0.75
     assert {path.name for path in (project / "reports" / "figures").glob("*.png")} == FIGURES
@@ -54,7 +58,7 @@ def test_make_demo_then_the_projects_two_commands(tmp_path):
                 for what, value in (("NAME", "Demo"), ("EMAIL", "demo@example.com"))}  # fmt: skip
     for args in (["add", "-A"], ["commit", "-q", "-m", "First run"]):
         subprocess.run(["git", *args], cwd=project, env={**env, **identity}, check=True)
-    upgrade = make("upgrade", project, env, f"TEMPLATE={TEMPLATE}", "DRY_RUN=1")
+    upgrade = make("upgrade", project, env, f"TEMPLATE={clone}", "DRY_RUN=1")
 
     assert upgrade.returncode == 0, upgrade.stdout[-3000:] + upgrade.stderr[-3000:]
     assert "Upgrading customer-churn" in upgrade.stdout
