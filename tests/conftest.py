@@ -225,13 +225,16 @@ def project_python(widest_project: Path) -> Path:
     return locked_python(widest_project)
 
 
-def locked_python(project: Path) -> Path:
-    """The cached venv with every dependency of ``project`` (all groups), under the lock."""
+def locked_python(
+    project: Path, folder: Path = PROJECT_VENV, interpreter: str = sys.executable
+) -> Path:
+    """The cached venv in ``folder`` with every dependency of ``project`` (all groups), under
+    the lock, on ``interpreter``."""
     table = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     requirements = [*table["dependencies"]]
     for group in table["optional-dependencies"].values():
         requirements += group
-    return cached_venv(PROJECT_VENV, CONSTRAINTS, requirements)
+    return cached_venv(folder, CONSTRAINTS, requirements, interpreter)
 
 
 @pytest.fixture(scope="session")
@@ -240,17 +243,20 @@ def airflow_python() -> Path:
     return cached_venv(AIRFLOW_VENV, AIRFLOW_CONSTRAINTS, ["apache-airflow"])
 
 
-def cached_venv(folder: Path, constraints: Path, requirements: list[str]) -> Path:
+def cached_venv(
+    folder: Path, constraints: Path, requirements: list[str], interpreter: str = sys.executable
+) -> Path:
     """Create ``folder`` with ``requirements`` under ``constraints`` (uv, as the projects' own
-    ``make setup`` does); reuse it while both hold. Parallel workers wait for one builder."""
+    ``make setup`` does) on ``interpreter``; reuse it while all hold. Parallel workers wait for
+    one builder."""
     compiled = os.environ.get("UV_COMPILE_BYTECODE", "")  # make's choice (Makefile: UV_ENV)
-    shape = constraints.read_text() + "\n".join(requirements) + compiled
+    shape = constraints.read_text() + "\n".join(requirements) + compiled + interpreter
     stamp = hashlib.sha256(shape.encode()).hexdigest()
     python = folder / "bin" / "python"
     marker = folder / ".stamp"
     with locked(folder.with_name(f"{folder.name}.lock")):
         if not marker.exists() or marker.read_text() != stamp:
-            uv("venv", "--clear", "--python", sys.executable, str(folder))
+            uv("venv", "--clear", "--python", interpreter, str(folder))
             uv("pip", "install", "--python", str(python), "-c", str(constraints), *requirements)
             marker.write_text(stamp)
     return python

@@ -13,7 +13,8 @@ served by the app itself (stage 3+), the Airflow image's monitoring extra and th
 the prediction log (stage 4), the UI targets' port check, and doc fixes. Its new files are listed
 exactly; its edits may touch only the files listed, and none of their changed lines may name a
 system of a non-default choice. Issue 22 (environments made by uv) edited the files listed in
-ISSUE_22_EDITED, under the same rule.
+ISSUE_22_EDITED, and issue 23 (the user's own data) added and edited those in ISSUE_23_NEW and
+ISSUE_23_EDITED, under the same rule.
 """
 
 import difflib
@@ -64,6 +65,29 @@ ISSUE_22_EDITED = {
     "requirements/constraints.txt",
     "tests/jobs/test_train_net.py",
 }
+#: Issue 23's new files (the user's CSV becomes the raw table in its own job; every stage)
+#: and the files it edited: malformed rows quarantined with their lines, the DVC stage that
+#: reads the CSV on every run, `make test-gpu`, a torch test that only a bake with `training` has.
+ISSUE_23_NEW = {"src/customer_churn/jobs/ingest.py", "tests/jobs/test_ingest.py"}
+ISSUE_23_EDITED = {
+    ".gitignore",
+    "Makefile",
+    "README.md",
+    "dvc.yaml",
+    "src/customer_churn/cli.py",
+    "src/customer_churn/core/layers.py",
+    "src/customer_churn/core/validation.py",
+    "src/customer_churn/io/datasets.py",
+    "src/customer_churn/jobs/pipeline.py",
+    "src/customer_churn/jobs/register.py",
+    "tests/conftest.py",
+    "tests/core/test_scoring.py",
+    "tests/io/test_datasets.py",
+    "tests/io/test_parquet.py",
+    "tests/jobs/test_pipeline.py",
+    "tests/jobs/test_train_net.py",
+    "tests/test_cli.py",
+}
 #: What a changed line of a default bake must not mention: the non-default choices' systems.
 OTHER_SYSTEMS = (
     "kubeflow",
@@ -106,7 +130,7 @@ def test_default_answers_generate_the_pre_choices_project(stage, pre_choices_tem
     new = bake_ok(tmp_path / "new", maturity_stage=stage, git_init="no")
 
     added = project_files(new) - project_files(old)
-    assert added == set().union(
+    assert added == ISSUE_23_NEW.union(
         *(files for first, files in ISSUE_11_NEW.items() if first <= int(stage))
     )
     assert project_files(old) <= project_files(new)
@@ -115,7 +139,7 @@ def test_default_answers_generate_the_pre_choices_project(stage, pre_choices_tem
         for relative in project_files(old)
         if (new / relative).read_bytes() != (old / relative).read_bytes()
     }
-    edited = ISSUE_11_EDITED | ISSUE_22_EDITED
+    edited = ISSUE_11_EDITED | ISSUE_22_EDITED | ISSUE_23_EDITED
     assert differing <= {".template.json", *edited, *UPGRADE_TOOL}, sorted(differing)
 
     old_record = json.loads((old / ".template.json").read_text())

@@ -30,10 +30,37 @@ def make(target: str, cwd: Path, env: dict[str, str], *args: str) -> subprocess.
     )
 
 
-def test_git_clone_then_make_demo_then_the_projects_two_commands(tmp_path):
+def git_clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The template as a user gets it, and a user's environment (a private cookiecutter home)."""
     env = cookiecutter_env(tmp_path / ".cookiecutter-home", user_env())
     clone = tmp_path / "template"
     subprocess.run(["git", "clone", "-q", str(TEMPLATE), str(clone)], env=env, check=True)
+    return clone, env
+
+
+@pytest.mark.parametrize("stage", ["1", "2", "3"])
+def test_make_demo_at_each_stage_then_its_own_make_test(tmp_path, stage):
+    """`make demo STAGE=N` as typed: the stage's own `make setup` (its extras only, its own venv)
+    runs its main job; then its own `make test`, the whole suite."""
+    clone, env = git_clone(tmp_path)
+
+    demo = make("demo", clone, env, f"STAGE={stage}")
+
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    project = clone / "demo" / "customer-churn"
+    assert (
+        json.loads((project / ".template.json").read_text())["answers"]["maturity_stage"] == stage
+    )
+    assert f"Demo project: demo/customer-churn (stage {stage})" in demo.stdout
+    assert json.loads((project / "reports" / "metrics.json").read_text())["roc_auc"] > 0.75
+    assert {path.name for path in (project / "reports" / "figures").glob("*.png")} == FIGURES
+    assert ("Registry:" in demo.stdout) == (stage != "1")  # tracking from stage 2 on
+
+    assert_suite_passed(make("test", project, env))
+
+
+def test_git_clone_then_make_demo_then_the_projects_two_commands(tmp_path):
+    clone, env = git_clone(tmp_path)
 
     demo = make("demo", clone, env)
 

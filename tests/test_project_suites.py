@@ -5,6 +5,8 @@ tests (server, load, fuzz, crash, torchrun, notebook, MLflow server) of SLOW_TES
 project (stage 4, default answers) runs its whole suite in `make test-fresh`, in its own venv.
 A suite may skip nothing but its `gpu` tests."""
 
+import subprocess
+
 import pytest
 
 from conftest import assert_suite_passed, bake_ok, run_project_tests
@@ -39,3 +41,20 @@ def test_baked_project_slow_tests_pass(tmp_path, project_python, case, answers, 
     project = bake_ok(tmp_path / "out", git_init="no", **answers)
 
     assert_suite_passed(run_project_tests(project_python, project, "-m", "slow", *SLOW_TESTS[case]))
+
+
+def test_make_test_gpu_fails_without_cuda_instead_of_skipping(tmp_path, project_python):
+    """tools/gpu_tests.sh runs it on a GPU machine; here (no CUDA) it must stop, with one line."""
+    project = bake_ok(tmp_path / "out", git_init="no", maturity_stage="3")
+    (project / ".venv").symlink_to(project_python.parent.parent)  # make's venv: the tests'
+    (tmp_path / "installed").touch()
+
+    result = subprocess.run(
+        ["make", "test-gpu", f"INSTALLED={tmp_path / 'installed'}", "INSTALLER_TOOL="],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert result.returncode != 0
+    assert "sees no CUDA device" in result.stderr
+    assert "make test-gpu needs one" in result.stderr
+    assert "-m pytest" not in result.stdout  # stopped before the tests could skip

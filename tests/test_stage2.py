@@ -4,6 +4,7 @@ it, and the Airflow DAG in Airflow's own environment."""
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import QUIET_ENV, TEMPLATE, bake_ok, free_port
+from conftest import QUIET_ENV, TEMPLATE, bake, bake_ok, free_port
 
-STAGES = ["generate", "prepare", "train", "evaluate", "register"]
+STAGES = ["ingest", "prepare", "train", "evaluate", "register"]
 TEST_ROWS = 5_000
 DAG_ID = "customer_churn_retraining"
 #: Run with the project's Python: what the registry holds, and whether the champion predicts.
@@ -58,6 +59,12 @@ def project_env(python: Path, project: Path) -> dict:
     env["PYTHONPATH"] = str(project / "src")
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
+
+
+def settled(status: str) -> bool:
+    """`dvc status` with nothing to do but ingest, which runs every time (it reads the user's
+    CSV, named in settings: DVC cannot see it); the stages after it wait for its table to change."""
+    return status.split() == ["ingest:", "always", "changed"]
 
 
 def sha256(path: Path) -> str:
@@ -111,8 +118,8 @@ def test_dvc_repro_runs_every_stage_and_then_nothing(stage2, reproduced):
 
     for stage in STAGES:
         assert f"Running stage '{stage}'" in first
-    assert "Running stage" not in second
-    assert "Data and pipelines are up to date." in status
+    assert re.findall(r"Running stage '(\w+)'", second) == ["ingest"]
+    assert settled(status), status
     # DVC's state and index stay in the project, not in a machine-wide folder.
     assert (project / ".dvc" / "tmp" / "site-cache" / "repo").is_dir()
     # MLflow's runs and artifacts stay in mlflow/, which git ignores.
@@ -126,7 +133,7 @@ def test_repro_registers_a_champion_with_data_version_commit_and_params(stage2, 
     registry = reproduced[3]
 
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    raw = next(out for out in lock["stages"]["generate"]["outs"] if out["path"].endswith(".csv"))
+    raw = next(out for out in lock["stages"]["ingest"]["outs"] if out["path"].endswith(".csv"))
     head = run(["git", "rev-parse", "HEAD"], project, env).stdout.strip()
     tags = registry["champion_tags"]
     assert registry["versions"] == [1]
@@ -147,7 +154,7 @@ def test_exp_run_with_a_new_hyper_parameter_changes_the_metrics(stage2, reproduc
 
     after = json.loads((project / "reports" / "metrics.json").read_text())
     assert "Running stage 'train'" in result.stdout
-    assert "Running stage 'generate'" not in result.stdout  # data unchanged, not rebuilt
+    assert "Running stage 'prepare'" not in result.stdout  # data unchanged, not prepared again
     assert after["brier"] != before["brier"]
     assert after["roc_auc"] != before["roc_auc"]
     registry = json.loads(run(["python", "-c", REGISTRY_STATE], project, env).stdout)
@@ -174,7 +181,95 @@ def test_push_then_pull_restores_every_output_byte_for_byte(stage2, reproduced):
 
     assert {path: sha256(path) for path in outputs} == before
     assert any((project / "dvc-remote").rglob("*"))
-    assert "up to date" in run(["dvc", "status"], project, env).stdout
+    assert settled(run(["dvc", "status"], project, env).stdout)
+
+
+def make_run(project: Path, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    """`make run` as typed, with the tests' venv as the project's own: .venv links to it, and
+    the Makefile's install step counts as done (it would make the project's own venv)."""
+    venv = project / ".venv"
+    if not venv.exists():
+        venv.symlink_to(Path(env["PATH"].split(os.pathsep)[0]).parent)
+        (project / ".installed").touch()  # beside .venv, not in the shared venv
+    installed = [f"INSTALLED={project / '.installed'}", "INSTALLER_TOOL="]
+    return run(["make", "run", *installed], project, env, check)
+
+
+def user_csv(project: Path, env: dict, rows: int) -> Path:
+    """README "Your own data": a Telco-schema CSV in data/external/ with blank TotalCharges (as
+    the public file has), a row with a field too many and one cut short, named in .env."""
+    path = project / "data" / "external" / "WA_Fn-UseC_-Telco-Customer-Churn.csv"
+    generate = ["generate", "--quiet", "--rows", str(rows), "--seed", "5", "--output", str(path)]
+    run(["python", "-m", "customer_churn", *generate], project, env)
+    lines = path.read_text().splitlines()
+    lines[1] = re.sub(r",[\d.]+,(Yes|No)$", r", ,\1", lines[1])  # blank TotalCharges: accepted
+    lines[21] += ",surplus"
+    lines[22] = ",".join(lines[22].split(",")[:10])
+    path.write_text("\n".join(lines) + "\n")
+    with (project / ".env").open("a") as dotenv:
+        dotenv.write(f"CUSTOMER_CHURN_INPUT_CSV=data/external/{path.name}\n")
+    return path
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("scale", ["off", "on"])
+def test_the_users_csv_is_read_every_run_and_a_change_reruns_from_prepare(
+    tmp_path, project_python, scale
+):
+    project = bake_ok(tmp_path / "out", maturity_stage="2", layer_scale=scale)
+    env = project_env(project_python, project)
+    source = user_csv(project, env, rows=3_000)
+
+    first = make_run(project, env).stdout
+    source.write_text("".join(source.read_text().splitlines(keepends=True)[:2_001]))
+    changed = make_run(project, env).stdout
+    same = make_run(project, env).stdout
+
+    assert "3,000 rows read, 2 quarantined" in first
+    assert re.findall(r"Running stage '(\w+)'", changed) == STAGES
+    assert "2,000 rows read, 2 quarantined" in changed
+    assert re.findall(r"Running stage '(\w+)'", same) == ["ingest"]
+    rejected = (project / "data" / "quarantine" / "rejected.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in rejected[1:]] == ["22", "23"]
+    assert rejected[2].endswith('"has 10 fields, expected 21"')
+    table = "parquet" if scale == "on" else "csv"
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert [out["path"] for out in lock["stages"]["ingest"]["outs"]] == [
+        f"data/raw/customers.{table}"
+    ]
+    assert "/data/external/" in (project / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("place", ["ignored-folder", "tracked-folder", "no-git"])
+def test_make_run_wherever_the_project_is_generated(tmp_path, project_python, place):
+    """Inside another repository (a folder it ignores: the hook gives the project its own git;
+    a folder it tracks: DVC works in the monorepo), or outside git: one line on what to do."""
+    outer = tmp_path / "monorepo"
+    outer.mkdir()
+    if place != "no-git":
+        (outer / ".gitignore").write_text("services/\n" if place == "ignored-folder" else "")
+        run(["git", "init", "-q"], outer, os.environ)
+    answers = {"git_init": "no"} if place == "no-git" else {}
+    assert bake(outer / "services", maturity_stage="2", **answers).returncode == 0
+    project = outer / "services" / "customer-churn"
+    config = project / "configs" / "pipeline.yaml"
+    config.write_text(config.read_text().replace("rows: 50000", f"rows: {TEST_ROWS}"))
+    result = make_run(project, project_env(project_python, project), check=False)
+
+    if place == "no-git":
+        assert result.returncode == 2
+        assert (
+            f"error: {project} is not in a git repository, and DVC versions the data in one: "
+            "git init && git add -A && git commit -m 'First commit'"
+        ) in result.stderr.splitlines()
+        assert "Running stage" not in result.stdout
+        return
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.findall(r"Running stage '(\w+)'", result.stdout) == STAGES
+    assert json.loads((project / "reports" / "registered.json").read_text())["version"] == "1"
+    top = run(["git", "rev-parse", "--show-toplevel"], project, os.environ).stdout.strip()
+    assert Path(top) == (project if place == "ignored-folder" else outer)
 
 
 @pytest.fixture(scope="module")

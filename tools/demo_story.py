@@ -131,7 +131,7 @@ def _environment(project: Path, package: str) -> dict[str, str]:
 
 def _train_and_register(story: Story) -> None:
     story.step(
-        "Train and register the champion: make run (generate -> prepare -> train -> "
+        "Train and register the champion: make run (ingest -> prepare -> train -> "
         "evaluate -> register)"
     )
     print(f"$ make -C {story.project} run", flush=True)

@@ -1,4 +1,4 @@
-{%- set python_patch = {"3.11": "3.11.13", "3.12": "3.12.11"}[cookiecutter.python_version] -%}
+{%- set python_patch = {"3.11": "3.11.13", "3.12": "3.12.11", "3.13": "3.13.5"}[cookiecutter.python_version] -%}
 # MLflow tracking server for the team stack (compose.yaml): runs and the model registry in
 # PostgreSQL, artifacts in an S3-compatible store, proxied by the server (--serve-artifacts) so
 # clients need only its URL, never the store's credentials.

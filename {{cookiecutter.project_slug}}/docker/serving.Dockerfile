@@ -1,4 +1,4 @@
-{%- set python_patch = {"3.11": "3.11.13", "3.12": "3.12.11"}[cookiecutter.python_version] -%}
+{%- set python_patch = {"3.11": "3.11.13", "3.12": "3.12.11", "3.13": "3.13.5"}[cookiecutter.python_version] -%}
 # The prediction server: `{{ cookiecutter.project_slug }} serve` (FastAPI + uvicorn) on port 8000.
 #
 #   docker build -f docker/serving.Dockerfile -t {{ cookiecutter.project_slug }}-serving .

@@ -1,4 +1,4 @@
-{%- set python_patch = {"3.11": "3.11.13", "3.12": "3.12.11"}[cookiecutter.python_version] -%}
+{%- set python_patch = {"3.11": "3.11.13", "3.12": "3.12.11", "3.13": "3.13.5"}[cookiecutter.python_version] -%}
 {%- set extras = ["training", "tracking"] + (["data"] if cookiecutter|layer_enabled("data") else []) + (["scale"] if cookiecutter|layer_enabled("scale") else []) + (["monitoring"] if cookiecutter|uses("orchestrator", "kubeflow") and cookiecutter|layer_enabled("monitoring") else []) -%}
 # Training image: the main job (generate or load -> validate -> train -> evaluate -> register)
 # under torchrun, data-parallel over the GPUs of one machine. What it trains is

@@ -40,6 +40,25 @@ def settings(tmp_path: Path) -> Settings:
 def customers() -> pd.DataFrame:
     """Raw rows as a CSV spells them (all text)."""
     return generate_customers(500, np.random.default_rng(0)).astype(str)
+
+
+@pytest.fixture
+def user_csv(tmp_path: Path) -> Path:
+    """A CSV like the public one (blank TotalCharges at tenure 0) with seven bad rows: five break
+    the contract, one has a field too many and one stops after ten."""
+    frame = generate_customers(3_000, np.random.default_rng(5)).astype(str)
+    frame.loc[frame["tenure"] == "0", "TotalCharges"] = " "
+    frame.loc[10, "Contract"] = "Fortnightly"
+    frame.loc[20, "tenure"] = "twelve"
+    frame.loc[30, "MonthlyCharges"] = ""
+    frame.loc[40, "Churn"] = "1"
+    frame.loc[50, "customerID"] = ""
+    lines = frame.to_csv(index=False).splitlines()  # lines[n] is the file's line n + 1
+    lines[61] += ",surplus"
+    lines[71] = ",".join(lines[71].split(",")[:10])
+    path = tmp_path / "telco.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 {%- if cookiecutter|layer_enabled("tracking") %}
 
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }}.cli import app
 
 runner = CliRunner()
-COMMANDS = ("generate", "prepare", "train", "evaluate", "run")
+COMMANDS = ("generate", "ingest", "prepare", "train", "evaluate", "run")
 
 
 def test_help_lists_and_explains_every_command():
@@ -56,6 +56,27 @@ def test_config_typo_is_one_clear_line(tmp_path):
     assert result.exit_code == 2
     assert "model.knd: Extra inputs are not permitted" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.integration
+def test_ingest_then_prepare_quarantine_malformed_rows_with_their_lines(
+    tmp_path, monkeypatch, user_csv
+):
+    """What `make run` does first at stage 2 and after (the DVC stages), on the user's CSV."""
+    prefix = "{{ cookiecutter.package_name|upper }}_"
+    monkeypatch.setenv(prefix + "DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(prefix + "INPUT_CSV", str(user_csv))
+
+    ingested = runner.invoke(app, ["ingest", "--quiet"])
+    (raw,) = (tmp_path / "data" / "raw").iterdir()  # customers.csv, or .parquet with scale
+    prepared = runner.invoke(app, ["prepare", "--input", str(raw)])
+
+    assert ingested.exit_code == 0, ingested.output
+    assert prepared.exit_code == 0, prepared.output
+    assert "3,000 rows read, 7 quarantined" in prepared.output
+    rejected = (tmp_path / "data" / "quarantine" / "rejected.csv").read_text()
+    assert "\n72," in rejected
+    assert "has 10 fields, expected 21" in rejected
 
 
 def test_missing_input_is_one_clear_line(tmp_path):

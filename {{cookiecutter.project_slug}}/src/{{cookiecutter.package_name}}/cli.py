@@ -18,7 +18,7 @@ import typer
 
 from .configs import ConfigError, PipelineConfig, load_config
 from .core.validation import SchemaError
-from .jobs import generate, prepare, train  # evaluate, pipeline load plotting: in their commands
+from .jobs import generate, ingest, prepare, train  # the others load plotting: in their commands
 from .settings import Settings
 
 app = typer.Typer(
@@ -85,6 +85,35 @@ def generate_command(
     )
     result = generate.run(synthetic, output or settings.raw_table, progress=not quiet)
     typer.echo(f"wrote {result.rows:,} rows to {result.path}")
+
+
+@app.command("ingest")
+@clear_errors
+def ingest_command(
+    config: ConfigOption = None,
+    input_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            help="Your CSV in the Telco schema [default: settings.input_csv; unset: synthetic].",
+        ),
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Make the raw table (data/raw) from your CSV, or from seeded synthetic customers.
+
+    The DVC pipeline's first stage: it runs every time (your CSV is named in settings, not in
+    dvc.yaml), and the stages after it rerun only when the table it writes changed.
+    """
+    settings, pipeline_config = _setup(config)
+    result = ingest.run(
+        input_csv or settings.input_csv,
+        pipeline_config.synthetic,
+        settings.raw_table,
+        pipeline_config.validation.chunk_rows,
+        progress=not quiet,
+    )
+    typer.echo(result.summary())
 
 
 @app.command("prepare")

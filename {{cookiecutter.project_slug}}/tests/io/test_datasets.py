@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.core.validation import validate_customers
+from {{ cookiecutter.package_name }}.core.validation import SOURCE_LINE, validate_customers
 from {{ cookiecutter.package_name }}.io.datasets import (
     iter_raw_chunks,
     read_customers,
@@ -32,6 +32,26 @@ def test_raw_chunks_keep_text_exactly_as_written(tmp_path, customers):
 
     assert [len(chunk) for chunk in chunks] == [200, 200, 100]
     assert chunks[0].loc[0, "TotalCharges"] == " "
+
+
+def test_a_row_with_the_wrong_field_count_is_marked_with_its_line(tmp_path, customers):
+    header, *rows = customers.head(4).to_csv(index=False).splitlines()
+    rows[0] = rows[0].replace("Yes", '"Yes\nstill yes"', 1)  # a quoted field over two lines
+    rows[1] += ",surplus"
+    rows[2] = ",".join(rows[2].split(",")[:3])
+    path = tmp_path / "raw.csv"
+    path.write_text("\n".join([header, *rows[:2], "", *rows[2:]]) + "\n")  # and a blank line
+
+    (chunk,) = iter_raw_chunks(path, chunk_rows=10)
+    result = validate_customers(chunk)
+
+    assert chunk[SOURCE_LINE].tolist() == [2, 4, 6, 7]
+    assert result.rejected["line"].tolist() == [2, 4, 6]
+    assert result.rejected["reason"].tolist()[1:] == [
+        "has 22 fields, expected 21 (extra: 'surplus')",
+        "has 3 fields, expected 21",
+    ]
+    assert chunk.loc[2, "customerID"] == customers.loc[2, "customerID"]  # padded, not lost
 
 
 def test_a_failed_write_never_replaces_the_good_file(tmp_path, customers):

@@ -3,9 +3,11 @@
 import json
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from {{ cookiecutter.package_name }}.configs import (
     PipelineConfig,
+    SplitConfig,
     SyntheticConfig,
     ValidationConfig,
 )
@@ -16,7 +18,7 @@ from {{ cookiecutter.package_name }}.io.datasets import (
     read_customers,
     write_table,
 )
-from {{ cookiecutter.package_name }}.jobs import pipeline
+from {{ cookiecutter.package_name }}.jobs import ingest, pipeline, prepare
 
 
 def test_a_validated_table_round_trips_with_its_types(tmp_path, customers):
@@ -70,3 +72,26 @@ def test_parquet_and_csv_runs_give_identical_metrics(tmp_path, settings):
         assert result.prepared.train_rows + result.prepared.test_rows == 3_000
 
     assert metrics["parquet"] == metrics["csv"]
+
+
+def test_a_users_csv_becomes_parquet_in_chunks_and_keeps_its_bad_rows(tmp_path, user_csv):
+    """The DVC pipeline's ingest stage with the scale layer: what prepare then quarantines is
+    what the CSV said, at the CSV's lines."""
+    raw, synthetic = tmp_path / "raw" / "customers.parquet", SyntheticConfig()
+
+    ingested = ingest.run(user_csv, synthetic, raw, chunk_rows=700, progress=False)
+    result = prepare.run(
+        raw,
+        tmp_path / "rejected.csv",
+        tmp_path / "train.parquet",
+        tmp_path / "test.parquet",
+        ValidationConfig(chunk_rows=500),
+        SplitConfig(),
+    )
+
+    assert ingested.rows == 3_000
+    assert pq.ParquetFile(raw).num_row_groups == 5  # 700-row chunks: memory stays at one
+    assert (result.rows_read, result.rows_rejected) == (3_000, 7)
+    rejected = pd.read_csv(tmp_path / "rejected.csv", dtype=str, keep_default_na=False)
+    assert rejected["line"].astype(int).tolist() == [12, 22, 32, 42, 52, 62, 72]
+    assert rejected["reason"].iloc[-1] == "has 10 fields, expected 21"

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.configs import ValidationConfig
-from {{ cookiecutter.package_name }}.core.synthetic import generate_customers
 from {{ cookiecutter.package_name }}.jobs import pipeline
 from {{ cookiecutter.package_name }}.jobs.prepare import DataContractError
 
@@ -47,42 +46,30 @@ def test_gradient_boosting_runs_end_to_end(settings, small_config):
     assert result.evaluated.metrics["roc_auc"] > 0.75
 
 
-def _user_csv(tmp_path, rows=3_000):
-    """A CSV like the public one: blank TotalCharges at tenure 0, and five malformed rows."""
-    frame = generate_customers(rows, __import__("numpy").random.default_rng(5)).astype(str)
-    frame.loc[frame["tenure"] == "0", "TotalCharges"] = " "
-    frame.loc[10, "Contract"] = "Fortnightly"
-    frame.loc[20, "tenure"] = "twelve"
-    frame.loc[30, "MonthlyCharges"] = ""
-    frame.loc[40, "Churn"] = "1"
-    frame.loc[50, "customerID"] = ""
-    path = tmp_path / "telco.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
-def test_user_csv_with_blanks_and_malformed_rows(settings, small_config, tmp_path):
-    source = _user_csv(tmp_path)
-
-    result = pipeline.run(settings, small_config, input_csv=source, progress=False)
+def test_user_csv_with_blanks_and_malformed_rows(settings, small_config, user_csv):
+    result = pipeline.run(settings, small_config, input_csv=user_csv, progress=False)
     assert result is not None
 
     rejected = pd.read_csv(settings.quarantine_csv, dtype=str, keep_default_na=False)
-    assert result.prepared.rows_rejected == 5
-    assert rejected["line"].astype(int).tolist() == [12, 22, 32, 42, 52]
+    assert result.prepared.rows_read == 3_000
+    assert result.prepared.rows_rejected == 7
+    assert rejected["line"].astype(int).tolist() == [12, 22, 32, 42, 52, 62, 72]
     assert rejected["reason"].str.contains("Contract='Fortnightly'").any()
     assert rejected["reason"].str.contains("tenure='twelve' is not a number").any()
-    assert any("5 rows rejected" in line for line in result.summary())
-    assert json.loads(settings.metrics_json.read_text())["data"]["rows_rejected"] == 5
+    assert rejected["reason"].tolist()[-2:] == [
+        "has 22 fields, expected 21 (extra: 'surplus')",
+        "has 10 fields, expected 21",
+    ]
+    assert any("7 rows rejected" in line for line in result.summary())
+    assert json.loads(settings.metrics_json.read_text())["data"]["rows_rejected"] == 7
 
 
-def test_too_many_bad_rows_stop_the_run_with_the_reason(settings, small_config, tmp_path):
-    source = _user_csv(tmp_path)
+def test_too_many_bad_rows_stop_the_run_with_the_reason(settings, small_config, user_csv):
     strict = small_config.model_copy(
         update={"validation": ValidationConfig(max_rejected_share=0.001)}
     )
 
-    with pytest.raises(DataContractError, match=r"5 of 3,000 rows \(0.2%\).*max_rejected_share"):
-        pipeline.run(settings, strict, input_csv=source, progress=False)
+    with pytest.raises(DataContractError, match=r"7 of 3,000 rows \(0.2%\).*max_rejected_share"):
+        pipeline.run(settings, strict, input_csv=user_csv, progress=False)
     assert settings.quarantine_csv.exists()
     assert not settings.metrics_json.exists()

@@ -50,7 +50,7 @@ LAYERS = (
         "training",
         "3",
         "GPU-capable PyTorch training, DDP via torchrun",
-        commands=("train-ddp",),
+        commands=("train-ddp", "test-gpu"),
     ),
     Layer(
         "serving",

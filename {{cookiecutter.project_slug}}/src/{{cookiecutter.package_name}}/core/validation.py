@@ -9,6 +9,10 @@ from . import schema
 
 REASON = "reason"
 LINE = "line"
+#: Columns a reader may add to raw rows (io/datasets.py): the row's line in its source file,
+#: and why the row could not be read as one (too few or too many fields), blank when it could.
+SOURCE_LINE = "_source_line"
+MALFORMED = "_malformed"
 
 
 class SchemaError(ValueError):
@@ -34,7 +38,8 @@ def check_columns(columns: pd.Index, require_target: bool = True) -> None:
 def validate_customers(
     raw: pd.DataFrame, first_line: int = 2, require_target: bool = True
 ) -> ValidationResult:
-    """Validate text rows read from a CSV (``first_line`` is the file line of the first row)."""
+    """Validate text rows read from a CSV (``first_line`` is the file line of the first row,
+    unless the reader gave each row's own, as ``SOURCE_LINE``)."""
     check_columns(raw.columns, require_target)
     columns = [c for c in schema.COLUMNS if c in raw.columns]
     text = raw[columns].astype("string").fillna("").apply(lambda col: col.str.strip())
@@ -48,9 +53,16 @@ def validate_customers(
     missing_id = text[schema.ID_COLUMN] == ""
     problems.append(_describe(text[schema.ID_COLUMN], missing_id, "is blank"))
     reasons = _join_reasons(problems, raw.index)
+    if MALFORMED in raw.columns:  # its fields are misplaced: their reasons would mislead
+        malformed = raw[MALFORMED].astype("object").fillna("")
+        reasons = reasons.where(malformed == "", malformed)
     is_bad = reasons != ""
     rejected = raw.loc[is_bad, columns].copy()
-    rejected.insert(0, LINE, np.flatnonzero(is_bad.to_numpy()) + first_line)
+    if SOURCE_LINE in raw.columns:
+        lines = raw.loc[is_bad, SOURCE_LINE].to_numpy()
+    else:
+        lines = np.flatnonzero(is_bad.to_numpy()) + first_line
+    rejected.insert(0, LINE, lines)
     rejected[REASON] = reasons[is_bad]
     valid = text.loc[~is_bad].copy()
     for column, values in typed.items():

@@ -1,5 +1,6 @@
 """Read and write customer tables (CSV, or Parquet with the scale layer), models and JSON."""
 
+import csv
 import importlib
 import json
 from collections.abc import Hashable, Iterable, Iterator
@@ -11,6 +12,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..core import schema
+from ..core.validation import MALFORMED, SOURCE_LINE
 
 #: Dtypes of a validated table on disk (TotalCharges may be blank, read back as NaN).
 TYPED_COLUMNS = dict.fromkeys(schema.COLUMNS, "string") | {
@@ -28,15 +30,58 @@ PARQUET_COLUMNS = {
 
 
 def iter_raw_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """A table as written, in chunks: validation parses it, so it sees what the file says."""
+    """A table as written, in chunks: validation parses it, so it sees what the file says.
+
+    A CSV's chunks also carry each row's line in the file (``SOURCE_LINE``) and, for a row with
+    too few or too many fields, what is wrong with it (``MALFORMED``): validation quarantines
+    that row with the reason instead of the whole read failing on it.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"input table not found: {path}")
     if is_parquet(path):
         yield from parquet_module(path).iter_chunks(path, chunk_rows)
         return
-    yield from pd.read_csv(
-        path, dtype=str, keep_default_na=False, chunksize=chunk_rows, skipinitialspace=False
-    )
+    yield from _iter_csv_text(path, chunk_rows)
+
+
+def _iter_csv_text(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    # The csv module, not pandas: pandas stops at the first row with an extra field.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return
+        width, rows, lines, malformed = len(header), [], [], []
+        last_line = reader.line_num
+        for fields in reader:
+            line, last_line = last_line + 1, reader.line_num  # a quoted field may span lines
+            if not fields:  # a blank line
+                continue
+            malformed.append(_malformed(fields, width))
+            rows.append((fields + [""] * width)[:width])
+            lines.append(line)
+            if len(rows) == chunk_rows:
+                yield _text_frame(rows, header, lines, malformed)
+                rows, lines, malformed = [], [], []
+        if rows:
+            yield _text_frame(rows, header, lines, malformed)
+
+
+def _malformed(fields: list[str], width: int) -> str:
+    if len(fields) == width:
+        return ""
+    if len(fields) < width:
+        return f"has {len(fields)} fields, expected {width}"
+    return f"has {len(fields)} fields, expected {width} (extra: {','.join(fields[width:])!r})"
+
+
+def _text_frame(
+    rows: list[list[str]], header: list[str], lines: list[int], malformed: list[str]
+) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=header, dtype="object")
+    frame[SOURCE_LINE] = lines
+    frame[MALFORMED] = malformed
+    return frame
 
 
 class TableWriter:

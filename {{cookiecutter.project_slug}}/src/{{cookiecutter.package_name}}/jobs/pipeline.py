@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..configs import PipelineConfig
 from ..settings import Settings
-from . import evaluate, generate, prepare, train
+from . import evaluate, ingest, prepare, train
 from .launch import Launch
 
 
@@ -36,7 +36,8 @@ class PipelineResult:
 def run(
     settings: Settings, config: PipelineConfig, input_csv: Path | None = None, progress: bool = True
 ) -> PipelineResult | None:
-    """Run every step; with no ``input_csv`` (or settings.input_csv) data is generated first.
+    """Run every step, from the raw table made of ``input_csv`` (or settings.input_csv), or of
+    synthetic customers when neither is given.
 
     Under `torchrun` only rank 0 prepares, evaluates and returns a result; the other ranks
     join the training and return None.
@@ -45,10 +46,11 @@ def run(
         train.run(config.model, settings.train_table, settings.model_file, progress)
         return None
     source = input_csv or settings.input_csv
-    if source is None:
-        source = generate.run(config.synthetic, settings.raw_table, progress).path
+    raw = ingest.run(
+        source, config.synthetic, settings.raw_table, config.validation.chunk_rows, progress
+    ).path
     prepared = prepare.run(
-        source,
+        raw,
         settings.quarantine_csv,
         settings.train_table,
         settings.test_table,
@@ -70,4 +72,4 @@ def run(
         settings.figures_dir,
         extra={"data": data_summary, "model_kind": config.model.kind},
     )
-    return PipelineResult(source, prepared, trained, evaluated)
+    return PipelineResult(source or raw, prepared, trained, evaluated)

@@ -40,7 +40,6 @@ def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
 
     ``run_key`` (e.g. an Airflow data interval) makes a retry reuse its first registration.
     """
-    source = settings.input_csv or settings.raw_table
     model = load_model(settings.model_file)
     classifier = model.named_steps["classifier"]
     training_run = tracking.TrainingRun(
@@ -48,9 +47,10 @@ def run(settings: Settings, config: PipelineConfig, run_key: str | None = None):
         params=flatten(config.model_dump(mode="json")),
         metrics=numeric(json.loads(settings.metrics_json.read_text(encoding="utf-8"))),
         tags={
-            "data_path": str(source),
-            # The same digest DVC records for the file in dvc.lock: the data version.
-            "data_md5": file_md5(source),
+            "data_path": str(settings.input_csv or settings.raw_table),
+            # The raw table the run started from (ingest's copy or conversion of data_path),
+            # by the digest DVC records for it in dvc.lock: the data version.
+            "data_md5": file_md5(settings.raw_table),
             "train_md5": file_md5(settings.train_table),
             "git_commit": git_commit(),
             "model_kind": config.model.kind,
