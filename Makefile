@@ -85,10 +85,11 @@ test: $(INSTALLED) tools ## Everyday loop: mechanics, every case baked, one proj
 	$(PYTEST) -m "not matrix and not fresh"
 
 test-all: $(INSTALLED) tools ## The full matrix: every case's suite and type check, every upgrade path, slow runs
-	$(PYTEST) -m "not fresh"
+	$(PYTEST) -m "not fresh" --durations=25
 
-test-fresh: $(INSTALLED) ## A fresh machine: make demo as typed, then the demo project's own make test
-	$(PY) -m pytest -m fresh
+# Two at a time: each spends much of its time installing and waiting on its servers.
+test-fresh: $(INSTALLED) ## A fresh machine: make demo as typed (each stage), then the project's own make test
+	$(PY) -m pytest -m fresh -n 2 --durations=0
 
 bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table (_*.py are shared helpers)
 	@for bench in benchmarks/[!_]*.py; do echo "== $$bench"; $(UV_ENV) $(PY) $$bench || exit 1; done

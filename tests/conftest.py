@@ -51,6 +51,11 @@ TEMPLATE_ONLY = {
     "UV_SYSTEM_CERTS",
     "UV_COMPILE_BYTECODE",
     "OMP_NUM_THREADS",
+    # pytest's and xdist's own, which a user's shell never has
+    "PYTEST_CURRENT_TEST",
+    "PYTEST_XDIST_TESTRUNUID",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
 }
 
 
@@ -393,6 +398,7 @@ LONGEST_FIRST = (
     "test_fresh_setup.py::",
     "::test_baked_project_slow_tests_pass[",
     "::test_edited_upgrade_keeps_every_edit_and_the_project_passes_its_tests[",
+    "::test_the_suite_passes_on_each_other_offered_python[",
     "::test_baked_project_suite_passes[",
     "::test_baked_project_type_checks[",
 )

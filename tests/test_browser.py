@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_stage2 import project_env, run
 
 from conftest import TEMPLATE, bake_ok, free_port
+from test_stage2 import project_env, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-from test_stage2 import project_env, run
 
 from conftest import TEMPLATE, bake_ok
+from test_stage2 import project_env, run
 
 TEST_ROWS = 4_000
 PACKAGE = "customer_churn"
