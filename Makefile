@@ -84,8 +84,9 @@ PYTEST := $(UV_ENV) $(PY) -m pytest -n auto
 test: $(INSTALLED) tools ## Everyday loop: mechanics, every case baked, one project per stage with its fast suite
 	$(PYTEST) -m "not matrix and not fresh"
 
+# In CI (.ci/run: test-fresh next) the default bakes' fast suites run there only, whole (covered_by_fresh).
 test-all: $(INSTALLED) tools ## The full matrix: every case's suite and type check, every upgrade path, slow runs
-	$(PYTEST) -m "not fresh" --durations=25
+	$(PYTEST) -m "not fresh$(if $(CI), and not covered_by_fresh)" --durations=25
 
 # Two at a time: each spends much of its time installing and waiting on its servers.
 test-fresh: $(INSTALLED) ## A fresh machine: make demo as typed (each stage), then the project's own make test

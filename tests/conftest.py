@@ -397,7 +397,7 @@ ONE_WORKER = {
 LONGEST_FIRST = (
     "test_fresh_setup.py::",
     "::test_baked_project_slow_tests_pass[",
-    "::test_edited_upgrade_keeps_every_edit_and_the_project_passes_its_tests[",
+    "::test_an_edited_project_passes_its_tests_after_the_upgrade[",
     "::test_the_suite_passes_on_each_other_offered_python[",
     "::test_baked_project_suite_passes[",
     "::test_baked_project_type_checks[",

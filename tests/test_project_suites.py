@@ -1,8 +1,8 @@
 """Each baked project passes its own test suite (run with a shared, locked environment).
 
 `make test` runs the fast tests of one bake per stage; `make test-all` every case's, and the slow
-tests (server, load, fuzz, crash, torchrun, notebook, MLflow server) of SLOW_TESTS. The demo
-project (stage 4, default answers) runs its whole suite in `make test-fresh`, in its own venv.
+tests (server, load, fuzz, crash, torchrun, notebook, MLflow server) of SLOW_TESTS. Each
+stage's default project runs its whole suite in `make test-fresh`, in its own venv.
 A suite may skip nothing but its `gpu` tests."""
 
 import subprocess
@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import assert_suite_passed, bake_ok, run_project_tests
-from test_bake import CASES, tiered
+from test_bake import CASES, EVERYDAY, tiered
 
 #: Bakes whose slow tests take other paths than the demo project's, and which of them (the
 #: folders whose code differs from the demo's): torchrun and the notebook without tracking;
@@ -22,10 +22,18 @@ SLOW_TESTS = {
     "stage4-other-systems": ["tests/governance", "tests/integration", "tests/jobs"],
 }
 SLOW_SUITES = [case for case in CASES if case[0] in SLOW_TESTS]
+#: The default bakes' fast suites: make test-fresh runs each stage's default project's whole
+#: suite, in the venv its own make setup made; CI, which runs both tiers, runs them there only.
+SUITES = [
+    pytest.param(*case.values, id=case.id, marks=pytest.mark.covered_by_fresh)
+    if case.id in EVERYDAY
+    else case
+    for case in tiered(CASES)
+]
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("case", "answers", "_package"), tiered(CASES))
+@pytest.mark.parametrize(("case", "answers", "_package"), SUITES)
 def test_baked_project_suite_passes(tmp_path, project_python, case, answers, _package):
     project = bake_ok(tmp_path / "out", git_init="no", **answers)
 

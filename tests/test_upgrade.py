@@ -78,13 +78,19 @@ if LATER:
         )
     )
 IDS = [case[0] for case in UPGRADES]
-#: The edited upgrade whose project runs its suite in `make test` (the first stage path: the
-#: cheapest suite; the longest path's file logic is in the unedited test); `make test-all` runs
-#: every path's.
+#: The edited upgrade that `make test` runs (the first stage path: the cheapest suite); `make
+#: test-all` runs every path's.
 EVERYDAY_UPGRADE = f"stage{BUILT_STAGES[0]}-to-{BUILT_STAGES[1]}"
 EDITED_UPGRADES = [
     pytest.param(*case, id=case[0], marks=() if case[0] == EVERYDAY_UPGRADE else pytest.mark.matrix)
     for case in UPGRADES
+]
+#: Every edited upgrade equals a fresh bake carrying the same edits; these also run the suite:
+#: the first stage path, and the longest (the others' suites would run the same files again).
+SUITE_UPGRADES = [
+    case
+    for case in EDITED_UPGRADES
+    if case.id in (EVERYDAY_UPGRADE, f"stage{BUILT_STAGES[0]}-to-{HIGHEST}")
 ]
 #: Every choice answered with its last option, in a project at the highest built stage.
 OTHER_SYSTEMS = {key: list(spec["options"])[-1] for key, spec in MANIFEST["choices"].items()}
@@ -215,9 +221,10 @@ def layer_owned_module(project: Path) -> str:
     return next(path for path in rendered if path.endswith(".py"))
 
 
-def make_edits(project: Path) -> str:
-    """Edit a layer-owned module, the Makefile, pyproject and settings; add and delete files."""
-    owned = layer_owned_module(project)
+def make_edits(project: Path, owned: str | None = None) -> str:
+    """Edit a layer-owned module (``owned``, or the project's first), the Makefile, pyproject and
+    settings; add and delete files. Returns the module's path."""
+    owned = owned or layer_owned_module(project)
     with (project / owned).open("a") as module:
         module.write(HELPER)
     insert_before(project / "Makefile", "lint: ", MAKE_TARGET)
@@ -288,31 +295,49 @@ def test_changing_every_choice_equals_a_fresh_bake_with_those_answers(tmp_path, 
     assert project_files(project) == expected_files(layers, PACKAGE, OTHER_SYSTEMS)
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize(("_case", "answers", "args", "target"), EDITED_UPGRADES)
-def test_edited_upgrade_keeps_every_edit_and_the_project_passes_its_tests(
-    tmp_path, template_repo, project_python, _case, answers, args, target
-):
-    project = bake_committed(template_repo, tmp_path / "out", **answers)
+def edited_upgrade(template: Path, folder: Path, answers: dict, args: list) -> tuple[Path, str]:
+    """A bake, the team's edits committed, then upgraded; the project and its edited module."""
+    project = bake_committed(template, folder, **answers)
     owned = make_edits(project)
 
-    result = upgrade(project, *args, "--template", str(template_repo))
+    result = upgrade(project, *args, "--template", str(template))
 
     assert result.returncode == 0, result.stdout + result.stderr
+    summary = reported(result.stdout)
+    assert summary["skipped"] == [DELETED]
+    assert "Makefile" in summary["merged"]
+    assert "conflicted" not in summary
+    return project, owned
+
+
+@pytest.mark.parametrize(("_case", "answers", "args", "target"), EDITED_UPGRADES)
+def test_edited_upgrade_equals_a_fresh_bake_with_the_same_edits(
+    tmp_path, template_repo, _case, answers, args, target
+):
+    project, owned = edited_upgrade(template_repo, tmp_path / "out", answers, args)
+    fresh = bake_committed(template_repo, tmp_path / "fresh", **target)
+    make_edits(fresh, owned)
+
     assert_edits_survived(project, owned)
     layers = layer_manifest.enabled_layers(MANIFEST, {**answers, **target})
     assert record(project)["layers"] == layers
     assert project_files(project) == (
         expected_files(layers, PACKAGE) - {DELETED} | {USER_MODULE, USER_TEST}
     )
-    summary = reported(result.stdout)
-    assert summary["skipped"] == [DELETED]
-    assert "Makefile" in summary["merged"]
-    assert "conflicted" not in summary
     markers = [path for path, (text, _) in snapshot(project).items() if CONFLICT.search(text)]
     assert markers == []
-    assert_suite_passed(run_project_tests(project_python, project, "-m", "not slow"))
+    assert snapshot(project) == snapshot(fresh)
     assert git(project, "status", "--porcelain") != ""  # left as a diff to review
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("_case", "answers", "args", "_target"), SUITE_UPGRADES)
+def test_an_edited_project_passes_its_tests_after_the_upgrade(
+    tmp_path, template_repo, project_python, _case, answers, args, _target
+):
+    project, _ = edited_upgrade(template_repo, tmp_path / "out", answers, args)
+
+    assert_suite_passed(run_project_tests(project_python, project, "-m", "not slow"))
 
 
 def test_an_edit_colliding_with_the_template_leaves_markers_and_exits_1(tmp_path, template_repo):

@@ -18,11 +18,14 @@ LABEL org.opencontainers.image.title="{{ cookiecutter.project_slug }}-mlflow" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 
+# MLflow's job executor (GenAI jobs, which this project has none of) would start seven more
+# Python processes beside the server.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH \
     MLFLOW_DISABLE_TELEMETRY=true \
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
     DO_NOT_TRACK=true
 
 WORKDIR /build
