@@ -381,6 +381,23 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(share))
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The phase times tests recorded with ``record_property("time <phase>", seconds)`` (each
+    stage's set-up, main job and suite; each Python's venv and suite), after the durations."""
+    rows = [
+        (seconds, name.removeprefix("time "), report.nodeid.split("::")[-1])
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call"
+        for name, seconds in report.user_properties
+        if name.startswith("time ")
+    ]
+    if rows:
+        terminalreporter.section("phase times")
+        for seconds, phase, test in rows:
+            terminalreporter.write_line(f"{seconds:8.1f}s  {phase:<34} {test}")
+
+
 #: Modules whose tests share an expensive module fixture (a served model, a pipeline run, one
 #: lint of every Jenkinsfile, a project's set-up): each runs whole on one xdist worker.
 ONE_WORKER = {

@@ -11,6 +11,7 @@ full matrix (make test-fresh); the demo project's whole suite runs only here, in
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,12 @@ def git_clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return clone, env
 
 
-def test_git_clone_then_make_demo_then_the_projects_two_commands(tmp_path):
+def test_git_clone_then_make_demo_then_the_projects_two_commands(tmp_path, record_property):
     clone, env = git_clone(tmp_path)
 
+    started = time.time()
     demo = make("demo", clone, env)
+    ended = time.time()
 
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     project = clone / "demo" / "customer-churn"
@@ -54,10 +57,12 @@ def test_git_clone_then_make_demo_then_the_projects_two_commands(tmp_path):
     assert registered["alias"] == "champion"
     assert registered["version"] == "1"
     check_story(demo.stdout, project)
+    record_demo_times(record_property, project, started, ended)
 
     tested = make("test", project, env)
 
     assert_suite_passed(tested)  # the whole suite, slow tests included: only here
+    record_property("time make test", time.time() - ended)
 
     # The project's own venv can run the upgrade command (cookiecutter is in its dev extra).
     identity = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
@@ -72,12 +77,14 @@ def test_git_clone_then_make_demo_then_the_projects_two_commands(tmp_path):
 
 
 @pytest.mark.parametrize("stage", ["3", "2", "1"])  # the longest first: `-n 2` runs two at once
-def test_make_demo_at_each_stage_then_its_own_make_test(tmp_path, stage):
+def test_make_demo_at_each_stage_then_its_own_make_test(tmp_path, stage, record_property):
     """`make demo STAGE=N` as typed: the stage's own `make setup` (its extras only, its own venv)
     runs its main job; then its own `make test`, the whole suite."""
     clone, env = git_clone(tmp_path)
 
+    started = time.time()
     demo = make("demo", clone, env, f"STAGE={stage}")
+    ended = time.time()
 
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     project = clone / "demo" / "customer-churn"
@@ -88,8 +95,18 @@ def test_make_demo_at_each_stage_then_its_own_make_test(tmp_path, stage):
     assert json.loads((project / "reports" / "metrics.json").read_text())["roc_auc"] > 0.75
     assert {path.name for path in (project / "reports" / "figures").glob("*.png")} == FIGURES
     assert ("Registry:" in demo.stdout) == (stage != "1")  # tracking from stage 2 on
+    record_demo_times(record_property, project, started, ended)
 
     assert_suite_passed(make("test", project, env))
+    record_property("time make test", time.time() - ended)
+
+
+def record_demo_times(record_property, project: Path, started: float, ended: float) -> None:
+    """`make demo`'s two phases, split where the project's own `make setup` touched its
+    .venv/.installed: the bake and set-up before, the main job (or the story) after."""
+    installed = (project / ".venv" / ".installed").stat().st_mtime
+    record_property("time bake + make setup", installed - started)
+    record_property("time main job (make demo's rest)", ended - installed)
 
 
 def check_story(out: str, project: Path) -> None:

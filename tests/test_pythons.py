@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,13 +71,17 @@ def test_every_pin_installs_from_a_wheel(version, lock):
 
 
 @pytest.mark.parametrize("version", OTHERS)
-def test_the_suite_passes_on_each_other_offered_python(tmp_path, version):
+def test_the_suite_passes_on_each_other_offered_python(tmp_path, version, record_property):
     answers = {"maturity_stage": "4", "layer_training": "off", "python_version": version}
     project = bake_ok(tmp_path / "out", git_init="no", **answers)
     folder = TEMPLATE / ".cache" / f"project-venv-py{version}"
 
+    started = time.monotonic()
     python = locked_python(project, folder, interpreter(version))
+    built = time.monotonic()
 
     version_line = subprocess.run([python, "-V"], capture_output=True, text=True).stdout
     assert version_line.startswith(f"Python {version}.")
     assert_suite_passed(run_project_tests(python, project, "-m", "not slow"))
+    record_property("time venv (built, or kept in .cache)", built - started)
+    record_property("time fast suite", time.monotonic() - built)

@@ -18,7 +18,9 @@ from {{ cookiecutter.package_name }}.serving.app import create_app
 
 pytestmark = pytest.mark.integration
 
-POLLS = 240  # x 0.25 s: the server starts, then loads the model in the background
+#: The server starts, then loads the model in the background: seconds here, a minute or more on
+#: a machine busy with other suites. The bound only turns a hang into a failure.
+START_SECONDS = 600
 
 
 def call(port: int, method: str, path: str, body, headers: dict) -> tuple[int, str]:
@@ -40,14 +42,13 @@ def in_process(app: FastAPI) -> Iterator[int]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        for _ in range(POLLS):
-            if server.started:
-                break
+        deadline = time.monotonic() + START_SECONDS
+        while not server.started:
+            assert time.monotonic() < deadline, f"uvicorn not started in {START_SECONDS} s"
             time.sleep(0.25)
         port = server.servers[0].sockets[0].getsockname()[1]
-        for _ in range(POLLS):
-            if call(port, "GET", "/ready", None, {})[0] == 200:
-                break
+        while call(port, "GET", "/ready", None, {})[0] != 200:
+            assert time.monotonic() < deadline, f"not ready in {START_SECONDS} s"
             time.sleep(0.25)
         yield port
     finally:
