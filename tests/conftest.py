@@ -383,7 +383,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """The phase times tests recorded with ``record_property("time <phase>", seconds)`` (each
-    stage's set-up, main job and suite; each Python's venv and suite), after the durations."""
+    stage's set-up, main job and suite; each Python's venv and suite), in the summary."""
     rows = [
         (seconds, name.removeprefix("time "), report.nodeid.split("::")[-1])
         for outcome in ("passed", "failed")

@@ -103,9 +103,10 @@ def test_make_demo_at_each_stage_then_its_own_make_test(tmp_path, stage, record_
 
 def record_demo_times(record_property, project: Path, started: float, ended: float) -> None:
     """`make demo`'s two phases, split where the project's own `make setup` touched its
-    .venv/.installed: the bake and set-up before, the main job (or the story) after."""
+    .venv/.installed: set-up before (the clone's own venv, the bake, the project's venv), the
+    main job (or the story) after."""
     installed = (project / ".venv" / ".installed").stat().st_mtime
-    record_property("time bake + make setup", installed - started)
+    record_property("time set-up (template, bake, project)", installed - started)
     record_property("time main job (make demo's rest)", ended - installed)
 
 
