@@ -193,7 +193,7 @@ def test_torchrun_trains_two_cpu_processes_to_identical_weights_and_registers_on
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    digests = dict(re.findall(r"rank (\d) of 2: weights sha256 (\w+)", result.stderr))
+    digests = dict(re.findall(r"rank (\d) of 2: weights sha256 ([0-9a-f]{64})", result.stderr))
     assert set(digests) == {"0", "1"}
     assert digests["0"] == digests["1"]
     assert result.stdout.count("ROC-AUC") == 1  # rank 0 alone evaluates and reports

@@ -94,7 +94,9 @@ def run(
         save_model(with_features(classifier), model_file)
     if launch.world_size > 1:
         rank = f"rank {launch.rank} of {launch.world_size}"
-        print(f"{rank}: weights sha256 {classifier.weights_digest()}", file=sys.stderr)
+        # One write, newline included: the ranks share one stderr, and an unbuffered print
+        # writes its text and its newline apart, so two ranks' lines could run together.
+        sys.stderr.write(f"{rank}: weights sha256 {classifier.weights_digest()}\n")
     return TrainResult(rows=len(table.labels), kind=config.kind, model=model_file)
 
 
