@@ -10,7 +10,7 @@ CONSTRAINTS := {{cookiecutter.project_slug}}/requirements/constraints.txt
 DEMO_DIR ?= demo
 STAGE ?= $(shell $(PYTHON) -c 'import layer_manifest; print(layer_manifest.highest_built_stage())')
 
-.PHONY: help setup tools demo demo-story demo-run test test-all test-fresh bench lint format clean docs docs-serve
+.PHONY: help setup tools demo demo-story demo-run test test-all test-fresh test-containers bench lint format clean docs docs-serve
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -82,15 +82,21 @@ demo-run:
 # The tests (and benchmarks) make their cached environments with uv, under the same settings.
 PYTEST := $(UV_ENV) $(PY) -m pytest -n auto
 test: $(INSTALLED) tools ## Everyday loop: mechanics, every case baked, one project per stage with its fast suite
-	$(PYTEST) -m "not matrix and not fresh"
+	$(PYTEST) -m "not matrix and not fresh and not containers"
 
 # In CI (.ci/run: test-fresh next) the default bakes' fast suites run there only, whole (covered_by_fresh).
 test-all: $(INSTALLED) tools ## The full matrix: every case's suite and type check, every upgrade path, slow runs
-	$(PYTEST) -m "not fresh$(if $(CI), and not covered_by_fresh)" --durations=25
+	$(PYTEST) -m "not fresh and not containers$(if $(CI), and not covered_by_fresh)" --durations=25
 
 # Two at a time: each spends much of its time installing and waiting on its servers.
 test-fresh: $(INSTALLED) ## A fresh machine: make demo as typed (each stage), then the project's own make test
 	$(PY) -m pytest -m fresh -n 2 --durations=0
+
+# One process: the image builds take both cores. Needs root (it starts dockerd when none runs);
+# the Docker engine and mmdebstrap (the stand-in base images) join the tools it installs.
+test-containers: TOOLS += dockerd=docker.io mmdebstrap=mmdebstrap
+test-containers: $(INSTALLED) tools ## Images built and run: the serving container read-only and non-root (tests/containers.py's stand-ins)
+	$(UV_ENV) $(PY) -m pytest -m containers --durations=0
 
 bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table (_*.py are shared helpers)
 	@for bench in benchmarks/[!_]*.py; do echo "== $$bench"; $(UV_ENV) $(PY) $$bench || exit 1; done

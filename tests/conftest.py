@@ -382,20 +382,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The phase times tests recorded with ``record_property("time <phase>", seconds)`` (each
-    stage's set-up, main job and suite; each Python's venv and suite), in the summary."""
-    rows = [
-        (seconds, name.removeprefix("time "), report.nodeid.split("::")[-1])
+    """What tests recorded for the summary: phase times, ``record_property("time <phase>",
+    seconds)`` (each stage's set-up, main job and suite; each Python's venv and suite; image
+    builds), and figures, ``record_property("figure <name>", text)`` (image sizes)."""
+    recorded = [
+        (name, value, report.nodeid.split("::")[-1])
         for outcome in ("passed", "failed")
         for report in terminalreporter.stats.get(outcome, [])
         if report.when == "call"
-        for name, seconds in report.user_properties
-        if name.startswith("time ")
+        for name, value in report.user_properties
     ]
-    if rows:
+    times = [row for row in recorded if row[0].startswith("time ")]
+    if times:
         terminalreporter.section("phase times")
-        for seconds, phase, test in rows:
-            terminalreporter.write_line(f"{seconds:8.1f}s  {phase:<34} {test}")
+        for name, seconds, test in times:
+            terminalreporter.write_line(f"{seconds:8.1f}s  {name.removeprefix('time '):<34} {test}")
+    figures = [row for row in recorded if row[0].startswith("figure ")]
+    if figures:
+        terminalreporter.section("figures")
+        for name, text, test in figures:
+            terminalreporter.write_line(f"{name.removeprefix('figure '):<34} {text}  {test}")
 
 
 #: Modules whose tests share an expensive module fixture (a served model, a pipeline run, one

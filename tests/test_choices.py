@@ -15,7 +15,8 @@ exactly; its edits may touch only the files listed, and none of their changed li
 system of a non-default choice. Issue 22 (environments made by uv) edited the files listed in
 ISSUE_22_EDITED, and issue 23 (the user's own data) added and edited those in ISSUE_23_NEW and
 ISSUE_23_EDITED (with MLflow's job executor off, start-up waits bounded only against hangs, and
-each torchrun rank's digest line written whole), under the same rule.
+each torchrun rank's digest line written whole), and issue 24 (containers run for real) those in
+ISSUE_24_NEW and ISSUE_24_EDITED, under the same rule.
 """
 
 import difflib
@@ -96,6 +97,21 @@ ISSUE_23_EDITED = {
     "tests/serving/test_credentials.py",
     "tests/test_cli.py",
 }
+#: Issue 24 (containers run for real): a server that cannot write a log it needs is not ready
+#: (a new module from stage 3), and the audit log gets its declared volume.
+ISSUE_24_NEW = {3: {"src/customer_churn/serving/readiness.py"}}
+ISSUE_24_EDITED = {
+    "compose.yaml",
+    "deploy/k8s/base/deployment.yaml",
+    "deploy/k8s/base/kustomization.yaml",
+    "docker/serving.Dockerfile",
+    "src/customer_churn/io/probes.py",
+    "src/customer_churn/serving/app.py",
+    "src/customer_churn/serving/routes/compat.py",
+    "src/customer_churn/serving/routes/operations.py",
+    "src/customer_churn/serving/service.py",
+    "tests/serving/test_operations.py",
+}
 #: What a changed line of a default bake must not mention: the non-default choices' systems.
 OTHER_SYSTEMS = (
     "kubeflow",
@@ -138,8 +154,9 @@ def test_default_answers_generate_the_pre_choices_project(stage, pre_choices_tem
     new = bake_ok(tmp_path / "new", maturity_stage=stage, git_init="no")
 
     added = project_files(new) - project_files(old)
+    new_by_stage = [*ISSUE_11_NEW.items(), *ISSUE_24_NEW.items()]
     assert added == ISSUE_23_NEW.union(
-        *(files for first, files in ISSUE_11_NEW.items() if first <= int(stage))
+        *(files for first, files in new_by_stage if first <= int(stage))
     )
     assert project_files(old) <= project_files(new)
     differing = {
@@ -147,7 +164,7 @@ def test_default_answers_generate_the_pre_choices_project(stage, pre_choices_tem
         for relative in project_files(old)
         if (new / relative).read_bytes() != (old / relative).read_bytes()
     }
-    edited = ISSUE_11_EDITED | ISSUE_22_EDITED | ISSUE_23_EDITED
+    edited = ISSUE_11_EDITED | ISSUE_22_EDITED | ISSUE_23_EDITED | ISSUE_24_EDITED
     assert differing <= {".template.json", *edited, *UPGRADE_TOOL}, sorted(differing)
 
     old_record = json.loads((old / ".template.json").read_text())

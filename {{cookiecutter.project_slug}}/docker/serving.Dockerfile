@@ -1,8 +1,11 @@
 {%- set python_patch = {"3.11": "3.11.13", "3.12": "3.12.11", "3.13": "3.13.5"}[cookiecutter.python_version] -%}
+{%- set governance = cookiecutter|layer_enabled("governance") -%}
+{%- set logs = "/var/lib/" ~ cookiecutter.project_slug -%}
 # The prediction server: `{{ cookiecutter.project_slug }} serve` (FastAPI + uvicorn) on port 8000.
 #
 #   docker build -f docker/serving.Dockerfile -t {{ cookiecutter.project_slug }}-serving .
-#   docker run --rm -p 127.0.0.1:8000:8000 \
+#   docker run --rm -p 127.0.0.1:8000:8000 --read-only --tmpfs /tmp \
+#     -v predictions:{{ logs }}/predictions{% if governance %} -v audit:{{ logs }}/audit{% endif %} \
 #     -e {{ cookiecutter.package_name|upper }}_TRACKING_URI=http://mlflow.example:5000 {{ cookiecutter.project_slug }}-serving
 #
 # It serves models:/<registered name>@champion from the tracking server, or an exported copy
@@ -13,19 +16,32 @@
 # link still resolves after the copy. Override with --build-arg PYTHON_IMAGE=...
 ARG PYTHON_IMAGE=python:{{ python_patch }}-slim-bookworm
 
-# ---- builder: the project and its locked dependencies in /opt/venv -------------------------
+# ---- requirements: the server's dependencies, read from pyproject.toml -------------------
+FROM ${PYTHON_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml ./
+# The same list for every edit of the code (and for every stage's project): the builder's
+# dependency layer below is rebuilt only when the dependencies or the lock change.
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+extras = p['optional-dependencies']; \
+print('\n'.join(p['dependencies'] + extras['serving'] + extras['tracking']))" > requirements.txt
+
+# ---- builder: the locked dependencies, then the project, in /opt/venv ----------------------
 FROM ${PYTHON_IMAGE} AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1
 WORKDIR /src
 RUN python -m venv /opt/venv
-# Only what the wheel build reads: metadata (README.md is the package's readme), the lock, code.
-COPY pyproject.toml README.md ./
-COPY requirements/constraints.txt requirements/constraints.txt
-COPY src/ src/
 # Versions come from the lock (-c), so the image runs what the tests ran.
-RUN /opt/venv/bin/pip install --no-cache-dir -c requirements/constraints.txt ".[serving,tracking]"
+COPY requirements/constraints.txt requirements/constraints.txt
+COPY --from=requirements /src/requirements.txt requirements/serving.txt
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements/constraints.txt \
+    -r requirements/serving.txt
+# Only what the wheel build reads: metadata (README.md is the package's readme) and code.
+COPY pyproject.toml README.md ./
+COPY src/ src/
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps .
 
 # ---- runtime: the venv and a non-root user, no compiler, no pip cache, no source tree -------
 FROM ${PYTHON_IMAGE}
@@ -42,26 +58,31 @@ LABEL org.opencontainers.image.title="{{ cookiecutter.project_slug }}-serving" \
       org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 
 # No .pyc writes at run time (the root filesystem may be read-only), logs unbuffered, no usage
-# data sent anywhere, and the prediction log in a directory the server user owns.
+# data sent anywhere, and the logs a prediction is written to in directories the server user
+# owns{% if governance %} (the prediction log, and the audit log's hash chain){% endif %}.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     MLFLOW_DISABLE_TELEMETRY=true \
     DO_NOT_TRACK=true \
-    {{ cookiecutter.package_name|upper }}_PREDICTION_LOG_DIR=/var/lib/{{ cookiecutter.project_slug }}/predictions
+{%- if governance %}
+    {{ cookiecutter.package_name|upper }}_AUDIT_LOG_DIR={{ logs }}/audit \
+{%- endif %}
+    {{ cookiecutter.package_name|upper }}_PREDICTION_LOG_DIR={{ logs }}/predictions
 
 # A fixed uid/gid, so volume ownership and Kubernetes runAsUser can name it.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home \
         --shell /usr/sbin/nologin app \
-    && install -d -o app -g app /var/lib/{{ cookiecutter.project_slug }}/predictions
+    && install -d -o app -g app {{ logs }}/predictions{% if governance %} {{ logs }}/audit{% endif %}
 
 COPY --from=builder /opt/venv /opt/venv
 
 WORKDIR /app
 USER 10001:10001
-# One JSON line per prediction (monitoring reads it): keep it on a volume, not in the container.
-VOLUME ["/var/lib/{{ cookiecutter.project_slug }}/predictions"]
+# The only paths the server writes besides /tmp: keep them on volumes, not in the container
+# (compose.yaml and the Kubernetes Deployment mount exactly these; /ready says when one fails).
+VOLUME ["{{ logs }}/predictions"{% if governance %}, "{{ logs }}/audit"{% endif %}]
 EXPOSE 8000
 
 # /health is liveness (the process answers); /ready turns 200 once a model is loaded.

@@ -7,10 +7,13 @@ from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.io import tracking
 from {{ cookiecutter.package_name }}.serving.errors import ApiError
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer admin-secret"}  # conftest.ADMIN_TOKEN
 PREFIX = "{{ cookiecutter.package_name }}_"
+#: The logs a prediction is written to before it is answered.
+LOG_SETTINGS = ["prediction_log_dir"{% if cookiecutter|layer_enabled("governance") %}, "audit_log_dir"{% endif %}]
 
 
 def test_health_is_live_and_ready_names_the_version(client):
@@ -118,6 +121,30 @@ def test_a_server_whose_model_cannot_load_is_live_but_not_ready(make_client, rec
         )
 
 
+@pytest.mark.parametrize("setting", LOG_SETTINGS)
+def test_a_log_it_cannot_write_makes_it_unready_and_predictions_503_until_fixed(
+    make_client, records, tmp_path, ready, setting
+):
+    in_the_way = tmp_path / "logs"
+    in_the_way.write_text("a file where the log folder's parent must be")  # root cannot either
+    with make_client(**{setting: in_the_way / "folder"}) as client:
+        answer = ready(client)
+        refused = client.post("/predict", json=records[0])
+        v2_ready = client.get("/v2/health/ready").status_code
+        in_the_way.unlink()  # fixed while the server runs, as mounting a volume would
+        fixed = client.get("/ready")
+        scored = client.post("/predict", json=records[0])
+
+    folder = in_the_way / "folder"
+    assert answer["ready"] is False
+    assert f"{folder} cannot be written ({in_the_way} refuses it)" in answer["reason"]
+    assert f"set {ENV_PREFIX}{setting.upper()}" in answer["reason"]
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "log_unwritable")
+    assert v2_ready == 503
+    assert (fixed.status_code, scored.status_code) == (200, 200)
+    assert any(folder.iterdir())
+
+
 def test_an_exported_copy_serves_without_the_registry(
     make_client, registry, records, tmp_path, ready
 ):
@@ -154,7 +181,7 @@ def test_an_unexpected_failure_is_a_json_500_without_a_traceback(make_client, re
 
 
 def test_an_empty_log_folder_setting_turns_the_log_off(monkeypatch):
-    from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
+    from {{ cookiecutter.package_name }}.settings import Settings
 
     monkeypatch.setenv(f"{ENV_PREFIX}PREDICTION_LOG_DIR", "")
 

@@ -50,8 +50,10 @@ def inside_git_repo(folder: Path) -> bool | None:
 
 def unwritable(target: Path) -> Path | None:
     """None when ``target`` (a folder, or a file in one) exists and can be written, or can be
-    created; else the folder on its way that refuses it."""
+    created; else the path on its way that refuses it (not writable, or a file where a folder
+    must be)."""
     existing = target
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    return None if os.access(existing, os.W_OK) else existing
+    in_the_way = existing != target and not existing.is_dir()
+    return None if os.access(existing, os.W_OK) and not in_the_way else existing

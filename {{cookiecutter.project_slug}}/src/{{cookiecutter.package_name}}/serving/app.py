@@ -52,9 +52,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.prediction_log = (
         PredictionLog(log_dir, settings.prediction_log_max_bytes) if log_dir else None
     )
+    # The folders a prediction is written to before it is answered, by the setting naming each:
+    # while one cannot be written, /ready says which and predictions answer 503.
+    app.state.log_folders = {"prediction_log_dir": log_dir} if log_dir else {}
 {%- if cookiecutter|layer_enabled("governance") %}
     # Every prediction is also chained into the audit log (hashes of the inputs, not values).
     app.state.audit_log = open_audit_log(settings)
+    app.state.log_folders["audit_log_dir"] = settings.audit_log_dir
 {%- endif %}
     install_handlers(app)
     for routes in (predictions, compat, operations):

@@ -50,18 +50,22 @@ def predict(request: Request, customers: list) -> tuple[ServedModel, list[float]
     rows = list(map(msgspec.structs.astuple, customers))
     scores = model.scorer.score(CustomerArrays.from_rows(rows)).tolist()
     state.metrics.rows_scored += len(scores)
-    if state.prediction_log is not None:
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-        rid, version = request_id(request), model.version
-        state.prediction_log.append(
-            [
-                PredictionRecord(rid, stamp, version, customer, score)
-                for customer, score in zip(customers, scores, strict=True)
-            ]
-        )
+    try:
+        if state.prediction_log is not None:
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+            rid, version = request_id(request), model.version
+            state.prediction_log.append(
+                [
+                    PredictionRecord(rid, stamp, version, customer, score)
+                    for customer, score in zip(customers, scores, strict=True)
+                ]
+            )
 {%- if cookiecutter|layer_enabled("governance") %}
-    audit(state.audit_log, request, model, customers, scores)
+        audit(state.audit_log, request, model, customers, scores)
 {%- endif %}
+    except OSError as error:  # unwritable, full: no answer that was not logged (/ready says why)
+        message = f"the prediction could not be logged, so it is not answered: {error}"
+        raise ApiError(503, "log_unwritable", message) from None
     return model, scores
 
 

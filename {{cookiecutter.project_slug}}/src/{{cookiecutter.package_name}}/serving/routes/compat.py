@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from ...core import schema
 from ..errors import ApiError, json_response, request_id
+from ..readiness import not_ready
 from ..schemas import invocation_type, json_schema, openapi_body
 from ..security import ApiKey
 from ..service import convert, decode, model_headers, predict
@@ -101,7 +102,7 @@ async def v2_live() -> dict:
 
 @router.get("/v2/health/ready")
 async def v2_ready(request: Request) -> Response:
-    ready = request.app.state.slot.current is not None
+    ready = not_ready(request.app.state) is None
     return json_response({"ready": ready}, 200 if ready else 503)
 
 

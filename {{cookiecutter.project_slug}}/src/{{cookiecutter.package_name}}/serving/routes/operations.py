@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..errors import ApiError, json_response
 from ..loader import ModelLoadError
+from ..readiness import not_ready
 from ..security import Admin
 
 router = APIRouter(tags=["operations"])
@@ -19,11 +20,12 @@ async def health() -> dict:
 
 @router.get("/ready")
 async def ready(request: Request) -> Response:
-    """Ready: a model is loaded and passed its self-check (503 with the reason otherwise)."""
-    slot = request.app.state.slot
-    if slot.current is None:
-        return json_response({"ready": False, "reason": slot.problem}, 503)
-    return json_response({"ready": True, "model_version": slot.current.version})
+    """Ready: a model is loaded and passed its self-check, and every log a prediction is
+    written to can be written (503 with the reason otherwise)."""
+    state = request.app.state
+    if reason := not_ready(state):
+        return json_response({"ready": False, "reason": reason}, 503)
+    return json_response({"ready": True, "model_version": state.slot.current.version})
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
