@@ -344,3 +344,23 @@ def test_a_log_volume_it_cannot_write_makes_it_unready_and_never_500(image, tmp_
         assert ready[0] == 503, ready
         assert f"{volume} cannot be written" in ready[1]["reason"]
         assert (answer[0], answer[1]["error"]["code"]) == (503, "log_unwritable"), answer
+
+
+@pytest.mark.containers
+def test_make_load_against_the_container_finds_no_error_and_no_leak(
+    image, tmp_path, record_property
+):
+    """The load check the project runs against its own server (make load URL=...), against the
+    container: valid predictions on 4 connections for 10 s, RSS of its uvicorn (PID 1 inside)."""
+    with served(image, writable_folders(tmp_path, image.volumes)) as server:
+        pid = containers.docker("inspect", "--format", "{{.State.Pid}}", server.id).stdout.strip()
+        load = [str(image.python), "-m", image.package, "reliability", "load", "--quiet"]
+        load += ["--duration", "10", "--concurrency", "4", "--url", server.url, "--pid", pid]
+        env = {**os.environ, "PYTHONPATH": str(image.project / "src")}
+        done = subprocess.run(load, env=env, capture_output=True, text=True, check=False)
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    report = {line[:11].strip(): line[12:] for line in done.stdout.splitlines()}  # name, value
+    assert report["errors"] == "0 (none)", done.stdout
+    assert "MB ->" in report["server RSS"], done.stdout  # measured, through the pid
+    record_property(f"figure make load on the container ({image.label})", report["requests"])
