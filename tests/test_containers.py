@@ -357,7 +357,9 @@ def test_make_load_against_the_container_finds_no_error_and_no_leak(
         load = [str(image.python), "-m", image.package, "reliability", "load", "--quiet"]
         load += ["--duration", "10", "--concurrency", "4", "--url", server.url, "--pid", pid]
         env = {**os.environ, "PYTHONPATH": str(image.project / "src")}
-        done = subprocess.run(load, env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(  # in tmp_path: it writes reports/reliability/load.json there
+            load, cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     report = {line[:11].strip(): line[12:] for line in done.stdout.splitlines()}  # name, value

@@ -21,10 +21,14 @@ FROM ${PYTHON_IMAGE} AS requirements
 WORKDIR /src
 COPY pyproject.toml ./
 # The same list for every edit of the code (and for every stage's project): the builder's
-# dependency layer below is rebuilt only when the dependencies or the lock change.
+# dependency layer below is rebuilt only when the dependencies or the lock change. MLflow comes
+# as mlflow-skinny (same version, in the lock): the client, the registry and model loading,
+# without the tracking server's UI, database drivers and pyarrow.
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 extras = p['optional-dependencies']; \
-print('\n'.join(p['dependencies'] + extras['serving'] + extras['tracking']))" > requirements.txt
+wanted = p['dependencies'] + extras['serving'] + extras['tracking']; \
+print('\n'.join(w.replace('mlflow', 'mlflow-skinny', 1) if w.startswith('mlflow') else w \
+for w in wanted))" > requirements.txt
 
 # ---- builder: the locked dependencies, then the project, in /opt/venv ----------------------
 FROM ${PYTHON_IMAGE} AS builder
@@ -41,7 +45,9 @@ RUN /opt/venv/bin/pip install --no-cache-dir -c requirements/constraints.txt \
 # Only what the wheel build reads: metadata (README.md is the package's readme) and code.
 COPY pyproject.toml README.md ./
 COPY src/ src/
-RUN /opt/venv/bin/pip install --no-cache-dir --no-deps .
+# pip goes too: nothing installs at run time.
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
+    && /opt/venv/bin/pip uninstall --yes pip
 
 # ---- runtime: the venv and a non-root user, no compiler, no pip cache, no source tree -------
 FROM ${PYTHON_IMAGE}
