@@ -23,7 +23,9 @@ import pytest
 import yaml
 
 import containers
-from conftest import QUIET_ENV, bake_ok, free_port
+from conftest import bake_ok, free_port
+from test_delivery import instructions
+from test_stage2 import project_env
 
 #: Stage 4 has governance (the audit log); stage 3 has the server without it.
 STAGES = {"4": "governance-on", "3": "governance-off"}
@@ -47,16 +49,13 @@ SMALL_RUN = {
 
 def image_user_and_volumes(project: Path) -> tuple[str, set[str], dict[str, str]]:
     """What the serving Dockerfile declares: USER, VOLUME paths, and the *_LOG_DIR settings."""
-    lines = (project / "docker" / "serving.Dockerfile").read_text().splitlines()
-    (user,) = [line.split()[1] for line in lines if line.startswith("USER ")]
-    (volumes,) = [
-        json.loads(line.removeprefix("VOLUME ")) for line in lines if line.startswith("VOLUME ")
+    steps = instructions(project / "docker" / "serving.Dockerfile")
+    (user,) = [rest for word, rest in steps if word == "USER"]
+    (volumes,) = [json.loads(rest) for word, rest in steps if word == "VOLUME"]
+    variables = [
+        pair.split("=", 1) for word, rest in steps if word == "ENV" for pair in rest.split()
     ]
-    settings = dict(
-        line.strip().rstrip(" \\").split("=", 1)
-        for line in lines
-        if line.strip().split("=", 1)[0].endswith("_LOG_DIR")
-    )
+    settings = {name: value for name, value in variables if name.endswith("_LOG_DIR")}
     return user, set(volumes), settings
 
 
@@ -120,9 +119,7 @@ def exported(tmp_path_factory, project_python, engine) -> tuple[Path, list[dict]
     prefix = package.upper() + "_"
     (folder / "pipeline.yaml").write_text(yaml.safe_dump(SMALL_RUN))
     env = {
-        **os.environ,
-        **QUIET_ENV,
-        "PYTHONPATH": str(project / "src"),
+        **project_env(project_python, project),
         f"{prefix}CONFIG_PATH": str(folder / "pipeline.yaml"),
         **{
             f"{prefix}{name.upper()}": str(folder / name)
@@ -210,18 +207,18 @@ class Running:
 
 
 @contextmanager
-def served(image: Image, mounts: dict[str, str]) -> Iterator[Running]:
-    """The image run as production runs it, ``mounts`` (container path: host folder, ``:ro``
-    allowed) its only writable places besides /tmp; stopped and removed (volumes too) after."""
+def served(
+    image: Image, mounts: dict[str, str], read_only: frozenset[str] = frozenset()
+) -> Iterator[Running]:
+    """The image run as production runs it, ``mounts`` (container path: host folder; those in
+    ``read_only`` mounted so) its only writable places besides /tmp; stopped and removed
+    (volumes too) after."""
     port = free_port()
     prefix = image.package.upper() + "_"
     binds = [
         arg
         for target, source in mounts.items()
-        for arg in (
-            "-v",
-            f"{source.split(':')[0]}:{target}{':ro' if source.endswith(':ro') else ''}",
-        )
+        for arg in ("-v", f"{source}:{target}{':ro' if target in read_only else ''}")
     ]
     started = time.monotonic()
     cid = containers.docker(
@@ -326,7 +323,7 @@ def test_the_serving_container_answers_non_root_on_a_read_only_root(
             "--dir",
             mounts[audit[0]],
         ]
-        env = {**os.environ, "PYTHONPATH": str(image.project / "src")}
+        env = project_env(image.python, image.project)
         verdict = subprocess.run(verify, env=env, capture_output=True, text=True, check=False)
         assert verdict.returncode == 0, verdict.stdout + verdict.stderr
         assert f"OK, {2 * ROWS} records" in verdict.stdout
@@ -336,8 +333,7 @@ def test_the_serving_container_answers_non_root_on_a_read_only_root(
 def test_a_log_volume_it_cannot_write_makes_it_unready_and_never_500(image, tmp_path):
     for volume in sorted(image.volumes):
         mounts = writable_folders(tmp_path / Path(volume).name, image.volumes)
-        mounts[volume] += ":ro"
-        with served(image, mounts) as server:
+        with served(image, mounts, read_only=frozenset({volume})) as server:
             ready = call(server.url + "/ready")
             answer = call(server.url + "/predict", image.rows[0])
 
@@ -356,7 +352,7 @@ def test_make_load_against_the_container_finds_no_error_and_no_leak(
         pid = containers.docker("inspect", "--format", "{{.State.Pid}}", server.id).stdout.strip()
         load = [str(image.python), "-m", image.package, "reliability", "load", "--quiet"]
         load += ["--duration", "10", "--concurrency", "4", "--url", server.url, "--pid", pid]
-        env = {**os.environ, "PYTHONPATH": str(image.project / "src")}
+        env = project_env(image.python, image.project)
         done = subprocess.run(  # in tmp_path: it writes reports/reliability/load.json there
             load, cwd=tmp_path, env=env, capture_output=True, text=True, check=False
         )
