@@ -94,8 +94,8 @@ test-fresh: $(INSTALLED) ## A fresh machine: make demo as typed (each stage), th
 
 # One process: the image builds take both cores. Needs root (it starts dockerd when none runs);
 # the Docker engine and mmdebstrap (the stand-in base images) join the tools it installs.
-test-containers: TOOLS += dockerd=docker.io mmdebstrap=mmdebstrap
-test-containers: $(INSTALLED) tools ## Images built and run: the serving container read-only and non-root (tests/containers.py's stand-ins)
+test-containers: TOOLS += dockerd=docker.io docker-compose=docker-compose mmdebstrap=mmdebstrap
+test-containers: $(INSTALLED) tools ## Images built and run: the serving container read-only and non-root, the team stack (tests/containers.py's stand-ins)
 	$(UV_ENV) $(PY) -m pytest -m containers --durations=0
 
 bench: $(INSTALLED) ## Run every benchmark in benchmarks/ and print its table (_*.py are shared helpers)

@@ -19,6 +19,7 @@ import pytest
 TEMPLATE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TEMPLATE))
 
+import containers  # noqa: E402
 import layer_manifest  # noqa: E402
 
 MANIFEST = layer_manifest.load(TEMPLATE)
@@ -240,6 +241,15 @@ def locked_python(
     for group in table["optional-dependencies"].values():
         requirements += group
     return cached_venv(folder, CONSTRAINTS, requirements, interpreter)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[None]:
+    """A Docker engine for the containers tier: tests/containers.py starts (and then stops)
+    dockerd when none answers."""
+    started = containers.start_engine()
+    yield
+    containers.stop_engine(started)
 
 
 @pytest.fixture(scope="session")

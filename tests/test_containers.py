@@ -103,13 +103,6 @@ class Image:
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[None]:
-    started = containers.start_engine()
-    yield
-    containers.stop_engine(started)
-
-
-@pytest.fixture(scope="module")
 def exported(tmp_path_factory, project_python, engine) -> tuple[Path, list[dict]]:
     """A model trained on 3,000 synthetic Telco-schema rows, registered and exported by the
     stage-4 project's CLI; and 50 rows of its test table as a JSON client sends them."""
