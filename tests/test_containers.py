@@ -176,10 +176,12 @@ def image(request, tmp_path_factory, exported, engine, project_python) -> Iterat
     containers.docker("image", "rm", "--force", tag, check=False)
 
 
-def call(url: str, body: object | None = None) -> tuple[int, object]:
-    """GET (or POST ``body`` as JSON) ``url``: the status and the decoded answer."""
+def call(url: str, body: object | None = None, headers: dict | None = None) -> tuple[int, object]:
+    """GET (or POST ``body`` as JSON) ``url`` with ``headers``: the status and the decoded
+    answer."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, {"content-type": "application/json"})
+    headers = {"content-type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data, headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             status, text = answer.status, answer.read()

@@ -24,6 +24,7 @@ import pytest
 
 import containers
 from conftest import bake_ok
+from test_containers import call
 from test_stage2 import project_env
 
 #: The drift job wants monitoring.min_rows (200) rows in a window.
@@ -67,17 +68,6 @@ def settings(project: Path) -> dict[str, str]:
     return dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.+)$", text, re.MULTILINE))
 
 
-def call(url: str, body: object = None, headers: dict | None = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"content-type": "application/json", **(headers or {})}
-    request = urllib.request.Request(url, data, headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
 def wait_for(url: str) -> None:
     deadline = time.monotonic() + UP_SECONDS
     while True:
@@ -98,8 +88,10 @@ def make(project: Path, target: str) -> float:
 
 def service(project: Path, name: str) -> str:
     """The id of the stack's container of a compose service."""
-    label = f"label=com.docker.compose.service={name}"
-    found = containers.docker("ps", "-q", "--filter", label).stdout.split()
+    labels = [
+        f"label=com.docker.compose.{key}" for key in (f"project={project.name}", f"service={name}")
+    ]
+    found = containers.docker("ps", "-q", *(f"--filter={label}" for label in labels)).stdout.split()
     assert len(found) == 1, f"{name}: {found}"
     return found[0]
 
